@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"cardline/internal/bus"
+	"cardline/internal/pgcluster"
+	"cardline/production"
+)
+
+func demoCommand() command {
+	return command{name: "demo", summary: "run the line end to end on a throwaway database and show what it produced", run: func(ctx context.Context, a *app, args []string) error {
+		fs := newFlags(a, "cardline demo", "", "Starts a throwaway PostgreSQL, runs the service, submits a set of generated sample orders "+
+			"(synthetic photos, a few deliberately bad orders, a replay, a conflict and a replacement), waits until every one "+
+			"is handled and prints a summary. Everything it made is left in the output folder.")
+		out := fs.String("out", "demo-out", "output folder (emptied first)")
+		orders := fs.Int("orders", 40, "good orders to generate")
+		seed := fs.Uint64("seed", 2026, "seed of the sample generator")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return runDemo(ctx, a, *out, *orders, *seed)
+	}}
+}
+
+func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) error {
+	if err := os.RemoveAll(out); err != nil {
+		return fmt.Errorf("empty output folder: %w", err)
+	}
+	ordersDir := filepath.Join(out, "orders")
+	if err := os.MkdirAll(ordersDir, 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
+	step := func(format string, args ...any) { fmt.Fprintf(a.stdout, "▸ "+format+"\n", args...) }
+
+	step("starting a throwaway PostgreSQL")
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	if err := cluster.CreateDatabase(ctx, "cardline"); err != nil {
+		return err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	cfg := config{databaseURL: cluster.URL("cardline"), holderKey: hex.EncodeToString(key), pollInterval: 20 * time.Millisecond, batchSize: 50}
+	svc, err := openService(ctx, cfg, a.log)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+	step("database at %s (migrated)", cfg.databaseURL)
+
+	runCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- svc.run(runCtx) }()
+
+	files, err := writeDemoOrders(ordersDir, nOrders, seed)
+	if err != nil {
+		stop()
+		return err
+	}
+	step("submitting %d order messages from %s", len(files), ordersDir)
+	if err := svc.bus.InitTopics(ctx, production.IntakeConsumerGroup, production.TopicOrdersApproved); err != nil {
+		stop()
+		return err
+	}
+	start := time.Now()
+	for _, f := range files {
+		payload, err := os.ReadFile(f)
+		if err != nil {
+			stop()
+			return err
+		}
+		if _, err := submit(ctx, svc.bus, payload); err != nil {
+			stop()
+			return err
+		}
+	}
+	if err := waitDrained(ctx, a, svc, len(files)); err != nil {
+		stop()
+		return err
+	}
+	step("all %d messages handled in %s", len(files), time.Since(start).Round(time.Millisecond))
+	stop()
+	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+
+	var summary bytes.Buffer
+	if err := demoSummary(ctx, &summary, svc); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "summary.txt"), summary.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout)
+	a.stdout.Write(summary.Bytes())
+	fmt.Fprintf(a.stdout, "\nwhere to look:\n  %s/orders/   the order messages as submitted (NN-good-*.json, NN-bad-*.json)\n  %s/summary.txt this summary\n", out, out)
+	return nil
+}
+
+// writeDemoOrders writes the demo's order messages, good and bad, as files, in submission order.
+func writeDemoOrders(dir string, n int, seed uint64) ([]string, error) {
+	s := production.NewSamples(seed)
+	now := time.Now()
+	var files []string
+	write := func(name string, payload []byte) error {
+		f := filepath.Join(dir, fmt.Sprintf("%02d-%s.json", len(files)+1, name))
+		files = append(files, f)
+		return os.WriteFile(f, payload, 0o644)
+	}
+	enc := func(m *production.OrderApproved) []byte {
+		b, _ := json.MarshalIndent(m, "", "  ")
+		return b
+	}
+	var good []*production.OrderApproved
+	for i := range n {
+		m := s.Order(1+i%4, now.Add(-time.Duration(i)*47*time.Minute))
+		good = append(good, m)
+		if err := write("good-"+m.OrderID, enc(m)); err != nil {
+			return nil, err
+		}
+	}
+	bad := func(name string, edit func(m *production.OrderApproved)) error {
+		m := s.Order(1, now.Add(-time.Hour))
+		edit(m)
+		return write("bad-"+name, enc(m))
+	}
+	steps := []error{
+		bad("org-number", func(m *production.OrderApproved) { m.Company.OrgNumber = "923609017" }),
+		bad("national-id", func(m *production.OrderApproved) { m.Cards[0].Holder.NationalID = "17059012345" }),
+		bad("landscape-photo-and-gender", func(m *production.OrderApproved) {
+			m.Cards[0].Photo.Data = s.LandscapePhotoBase64()
+			m.Cards[0].Holder.Gender = "male"
+		}),
+		bad("postal-code-and-email", func(m *production.OrderApproved) {
+			m.DeliveryAddress.PostalCode = "NO-155"
+			m.Orderer.Email = "kari(at)bygg"
+		}),
+		bad("same-worker-again", func(m *production.OrderApproved) {
+			m.Company = good[0].Company
+			m.Cards[0].Holder = good[0].Cards[0].Holder
+		}),
+		write("bad-unknown-field", bytes.Replace(enc(s.Order(1, now)), []byte(`"card_type"`), []byte(`"priority": "high", "card_type"`), 1)),
+		write("bad-truncated-json", enc(s.Order(1, now))[:300]),
+		write("bad-not-an-order", []byte("hello, is this the card office?")),
+		write("replay-"+good[1].OrderID, enc(good[1])),
+	}
+	conflict := *good[2]
+	conflict.Orderer.Email = "someone.else@bygg.example"
+	steps = append(steps, write("conflict-"+conflict.OrderID, enc(&conflict)))
+	for _, err := range steps {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+func waitDrained(ctx context.Context, a *app, svc *service, total int) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	last := -1
+	for {
+		var left int
+		if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM `+bus.Table(production.TopicOrdersApproved)).Scan(&left); err != nil {
+			return fmt.Errorf("watch input topic: %w", err)
+		}
+		if left != last {
+			fmt.Fprintf(a.stdout, "  handled %d/%d\n", total-left, total)
+			last = left
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: %d messages still unhandled after 2 minutes", left)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func demoSummary(ctx context.Context, w io.Writer, svc *service) error {
+	orders, err := svc.store.ListOrders(ctx, "", 10000)
+	if err != nil {
+		return err
+	}
+	unreadable, err := svc.store.ListUnreadable(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	counts := map[production.OrderState]int{}
+	cards := 0
+	for _, o := range orders {
+		counts[o.State]++
+		cards += o.Cards
+	}
+	fmt.Fprintf(w, "orders accepted: %d (%d cards queued)   rejected: %d   unreadable messages: %d\n",
+		counts[production.OrderAccepted], cards, counts[production.OrderRejected], len(unreadable))
+	var conflicts int
+	if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM intake_conflicts`).Scan(&conflicts); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "conflicting re-sends recorded: %d (the first order stands); replays changed nothing\n", conflicts)
+	fmt.Fprintln(w, "events published:")
+	for _, t := range production.OutputTopics {
+		var n int
+		if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM `+bus.Table(t)).Scan(&n); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  %-26s %d\n", t, n)
+	}
+	fmt.Fprintln(w)
+	printOrders(w, orders, unreadable)
+	fmt.Fprintln(w, "\n"+strings.Repeat("─", 60))
+	fmt.Fprintln(w, "Later stages (printing, chips, temporary cards, shipping) join this demo as they land.")
+	return nil
+}

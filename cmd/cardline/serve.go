@@ -1,0 +1,26 @@
+package main
+
+import (
+	"context"
+)
+
+func serveCommand() command {
+	return command{name: "serve", summary: "run the line: consume approved orders and drive every stage", run: func(ctx context.Context, a *app, args []string) error {
+		var cfg config
+		fs := newFlags(a, "cardline serve", "", "Runs the service until interrupted: migrates the database, then consumes "+
+			"hms.orders.approved.v1 and publishes what happens to each order.")
+		cfg.serviceFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if _, err := cfg.holderSecret(); err != nil {
+			return err
+		}
+		svc, err := openService(ctx, cfg, a.log)
+		if err != nil {
+			return err
+		}
+		defer svc.close()
+		return svc.run(ctx)
+	}}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"cardline/internal/bus"
+	"cardline/production"
+)
+
+// defaultDatabaseURL is a local Postgres; `cardline demo` brings its own throwaway one.
+const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/cardline?sslmode=disable"
+
+// config is what the service needs from its environment. Flags win over environment variables.
+type config struct {
+	databaseURL  string
+	holderKey    string
+	pollInterval time.Duration
+	batchSize    int
+}
+
+func (c *config) dbFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.databaseURL, "database-url", envOr("DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+}
+
+func (c *config) serviceFlags(fs *flag.FlagSet) {
+	c.dbFlags(fs)
+	fs.StringVar(&c.holderKey, "holder-key", envOr("CARDLINE_HOLDER_KEY", ""),
+		"secret (hex, at least 32 bytes) keying the hash that stands in for national ids (env CARDLINE_HOLDER_KEY); never change it once orders are stored")
+	fs.DurationVar(&c.pollInterval, "poll-interval", 20*time.Millisecond, "how often idle subscribers look for messages")
+	fs.IntVar(&c.batchSize, "batch-size", 50, "messages per subscriber transaction")
+}
+
+func (c *config) holderSecret() ([]byte, error) {
+	if c.holderKey == "" {
+		return nil, errors.New("holder key is not set: set CARDLINE_HOLDER_KEY (or --holder-key) to at least 32 random bytes in hex, e.g. from `openssl rand -hex 32`")
+	}
+	b, err := hex.DecodeString(strings.TrimSpace(c.holderKey))
+	if err != nil {
+		return nil, fmt.Errorf("holder key: must be hex: %w", err)
+	}
+	if len(b) < 32 {
+		return nil, fmt.Errorf("holder key: %d bytes, at least 32 needed", len(b))
+	}
+	return b, nil
+}
+
+// service is the line's running parts on one database.
+type service struct {
+	cfg   config
+	log   *slog.Logger
+	pool  *pgxpool.Pool
+	bus   *bus.Bus
+	store *production.Store
+}
+
+// openService connects and migrates.
+func openService(ctx context.Context, cfg config, log *slog.Logger) (*service, error) {
+	pool, err := openPool(ctx, cfg.databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := production.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &service{
+		cfg:   cfg,
+		log:   log,
+		pool:  pool,
+		bus:   bus.New(pool, log, bus.Options{PollInterval: cfg.pollInterval, BatchSize: cfg.batchSize}),
+		store: production.NewStore(pool),
+	}, nil
+}
+
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s: %w", redactURL(url), err)
+	}
+	return pool, nil
+}
+
+// redactURL hides a password in a database URL for error messages.
+func redactURL(u string) string {
+	if at := strings.LastIndex(u, "@"); at > 0 {
+		if scheme := strings.Index(u, "://"); scheme >= 0 {
+			if colon := strings.Index(u[scheme+3:at], ":"); colon >= 0 {
+				return u[:scheme+3+colon] + ":***" + u[at:]
+			}
+		}
+	}
+	return u
+}
+
+func (s *service) close() { s.pool.Close() }
+
+// run runs the line's handlers until ctx ends.
+func (s *service) run(ctx context.Context) error {
+	secret, err := s.cfg.holderSecret()
+	if err != nil {
+		return err
+	}
+	cal, err := production.NewBusinessDays()
+	if err != nil {
+		return err
+	}
+	router, err := s.bus.Router()
+	if err != nil {
+		return err
+	}
+	sub, err := s.bus.Subscriber(production.IntakeConsumerGroup)
+	if err != nil {
+		return err
+	}
+	intake := &production.Intake{
+		Bus:       s.bus,
+		Log:       s.log,
+		Now:       time.Now,
+		Validator: &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now},
+	}
+	if err := intake.Register(ctx, router, sub); err != nil {
+		return err
+	}
+	s.log.Info("cardline running", "topics_in", production.TopicOrdersApproved)
+	if err := router.Run(ctx); err != nil {
+		return fmt.Errorf("run router: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+// Package bus is the watermill wiring of the line: watermill-sql on the line's own Postgres through
+// pgx, so that an event is published in the same transaction as the state change that causes it,
+// and a handler's effects commit together with the offset of the message it handled.
+//
+// Payloads are stored as BYTEA, not JSON: the input topic must carry malformed messages too, so that
+// intake can reject them with a reason instead of losing them at the door.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PoisonTopic receives messages whose handler kept failing after its retries, with the reason in
+// the metadata, so that no message blocks its topic. Operators inspect and replay them.
+const PoisonTopic = "cardline.poison.v1"
+
+// Options tune delivery.
+type Options struct {
+	// PollInterval is how long a subscriber waits when it found nothing (10–50 ms keeps the line
+	// lively; every poll is one cheap query).
+	PollInterval time.Duration
+	// BatchSize is how many messages one subscriber transaction takes. Larger batches amortise the
+	// offset update; a crash redelivers at most one batch, which handlers absorb idempotently.
+	BatchSize int
+	// MaxRetries of a failing handler before its message goes to PoisonTopic.
+	MaxRetries int
+	// RetryInterval is the first back-off between retries.
+	RetryInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.PollInterval == 0 {
+		o.PollInterval = 20 * time.Millisecond
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 50
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 5
+	}
+	if o.RetryInterval == 0 {
+		o.RetryInterval = 100 * time.Millisecond
+	}
+	return o
+}
+
+// Bus creates subscribers, publishers and routers on one pool.
+type Bus struct {
+	pool   *pgxpool.Pool
+	opts   Options
+	logger watermill.LoggerAdapter
+	schema wsql.DefaultPostgreSQLSchema
+}
+
+// New wires a bus on pool.
+func New(pool *pgxpool.Pool, log *slog.Logger, opts Options) *Bus {
+	opts = opts.withDefaults()
+	return &Bus{
+		pool: pool,
+		opts: opts,
+		logger: watermill.NewSlogLoggerWithLevelMapping(log.With("part", "watermill"), map[slog.Level]slog.Level{
+			slog.LevelInfo: slog.LevelDebug, // watermill's info lines are per-subscription chatter
+		}),
+		schema: wsql.DefaultPostgreSQLSchema{
+			GeneratePayloadType: func(string) string { return "BYTEA" },
+			SubscribeBatchSize:  opts.BatchSize,
+		},
+	}
+}
+
+// Logger is the watermill logger adapter of this bus.
+func (b *Bus) Logger() watermill.LoggerAdapter { return b.logger }
+
+// Subscriber makes a subscriber for a consumer group: each group sees every message of a topic once.
+func (b *Bus) Subscriber(group string) (*wsql.Subscriber, error) {
+	s, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(b.pool), wsql.SubscriberConfig{
+		ConsumerGroup:    group,
+		PollInterval:     b.opts.PollInterval,
+		ResendInterval:   b.opts.RetryInterval,
+		RetryInterval:    time.Second,
+		SchemaAdapter:    b.schema,
+		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
+		InitializeSchema: true,
+	}, b.logger)
+	if err != nil {
+		return nil, fmt.Errorf("create subscriber %s: %w", group, err)
+	}
+	return s, nil
+}
+
+// InitTopics creates the tables of topics (and the offsets tables of group) so that they can be
+// published to inside a transaction, where watermill may not create tables itself.
+func (b *Bus) InitTopics(ctx context.Context, group string, topics ...string) error {
+	s, err := b.Subscriber(group)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for _, t := range topics {
+		if err := s.SubscribeInitialize(t); err != nil {
+			return fmt.Errorf("initialise topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// Publisher publishes each message in the transaction found in the message's context (the one a
+// handler runs in, or one set with WithTx), or on its own when there is none.
+func (b *Bus) Publisher() message.Publisher { return &publisher{bus: b} }
+
+// PublishTx publishes msgs on topic inside tx: they become visible if and only if tx commits.
+func (b *Bus) PublishTx(ctx context.Context, tx pgx.Tx, topic string, msgs ...*message.Message) error {
+	p, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{SchemaAdapter: b.schema}, b.logger)
+	if err != nil {
+		return fmt.Errorf("create tx publisher: %w", err)
+	}
+	for _, m := range msgs {
+		m.SetContext(ctx)
+	}
+	if err := p.Publish(topic, msgs...); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
+type publisher struct{ bus *Bus }
+
+func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		var db wsql.ContextExecutor = wsql.BeginnerFromPgx(p.bus.pool)
+		if tx, ok := wsql.TxFromContext(m.Context()); ok {
+			db = tx
+		}
+		pub, err := wsql.NewPublisher(db, wsql.PublisherConfig{SchemaAdapter: p.bus.schema}, p.bus.logger)
+		if err != nil {
+			return fmt.Errorf("create publisher: %w", err)
+		}
+		if err := pub.Publish(topic, m); err != nil {
+			return fmt.Errorf("publish to %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+func (p *publisher) Close() error { return nil }
+
+// Tx returns the pgx transaction a subscriber handler runs in: its writes commit with the offset.
+func Tx(ctx context.Context) (pgx.Tx, error) {
+	tx, ok := wsql.TxFromContext(ctx)
+	if !ok {
+		return nil, errors.New("no subscriber transaction in the message context")
+	}
+	ptx, ok := tx.(*wsql.PgxTx)
+	if !ok {
+		return nil, fmt.Errorf("subscriber transaction is %T, not pgx", tx)
+	}
+	return ptx.Tx, nil
+}
+
+// Router makes a router with the middleware every handler of the line gets: panics become errors,
+// failures retry with back-off, and a message that still fails goes to PoisonTopic (in the same
+// transaction as its offset) instead of blocking its topic.
+func (b *Bus) Router() (*message.Router, error) {
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, b.logger)
+	if err != nil {
+		return nil, fmt.Errorf("create router: %w", err)
+	}
+	poison, err := middleware.PoisonQueue(b.Publisher(), PoisonTopic)
+	if err != nil {
+		return nil, fmt.Errorf("create poison queue middleware: %w", err)
+	}
+	r.AddMiddleware(
+		poison,
+		middleware.Retry{
+			MaxRetries:      b.opts.MaxRetries,
+			InitialInterval: b.opts.RetryInterval,
+			MaxInterval:     5 * time.Second,
+			Multiplier:      2,
+			Logger:          b.logger,
+		}.Middleware,
+		middleware.Recoverer,
+	)
+	return r, nil
+}
+
+// Table is the quoted name of a topic's messages table.
+func Table(topic string) string { return pgx.Identifier{"watermill_" + topic}.Sanitize() }
+
+// Exec runs a statement on the bus's pool (schema chores around topic tables).
+func (b *Bus) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := b.pool.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+// Publish publishes msgs on topic on their own (outside any transaction).
+func (b *Bus) Publish(ctx context.Context, topic string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		m.SetContext(ctx)
+	}
+	return b.Publisher().Publish(topic, msgs...)
+}

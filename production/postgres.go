@@ -1,0 +1,332 @@
+package production
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is the system of record in Postgres. Writes that belong to a message take the handler's
+// transaction (pgx.Tx); reads for people take the pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore wraps a pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool is the store's pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// storedOrderDigest returns the payload digest and state of a stored order, or found=false.
+func storedOrderDigest(ctx context.Context, tx pgx.Tx, orderID string) (digest []byte, state string, found bool, err error) {
+	err = tx.QueryRow(ctx, "SELECT payload_sha256, state FROM orders WHERE order_id = $1 FOR UPDATE", orderID).Scan(&digest, &state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, fmt.Errorf("look up order %s: %w", orderID, err)
+	}
+	return digest, state, true, nil
+}
+
+// activeCard is a card that counts for the one-card-per-employment rule.
+type activeCard struct {
+	Number    CardNumber
+	HolderKey HolderKey
+	OrgNumber string
+	State     CardState
+}
+
+func activeCardOf(ctx context.Context, tx pgx.Tx, key HolderKey, org string) (*activeCard, error) {
+	var c activeCard
+	err := tx.QueryRow(ctx, `SELECT card_number, holder_key, org_number, state FROM cards
+		WHERE holder_key = $1 AND org_number = $2 AND state <> 'blocked' FOR UPDATE`, string(key), org).
+		Scan(&c.Number, &c.HolderKey, &c.OrgNumber, &c.State)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up active card of holder: %w", err)
+	}
+	return &c, nil
+}
+
+func cardByNumber(ctx context.Context, tx pgx.Tx, n CardNumber) (*activeCard, error) {
+	var c activeCard
+	err := tx.QueryRow(ctx, `SELECT card_number, holder_key, org_number, state FROM cards WHERE card_number = $1 FOR UPDATE`, string(n)).
+		Scan(&c.Number, &c.HolderKey, &c.OrgNumber, &c.State)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up card %s: %w", n, err)
+	}
+	return &c, nil
+}
+
+// insertOrder stores an order (accepted or rejected) with its cards and photos, and writes the
+// first audit entries. Card numbers must be set.
+func insertOrder(ctx context.Context, tx pgx.Tx, o *Order, digest []byte, messageUUID, actor string) error {
+	addr, err := json.Marshal(map[string]string{
+		"name": o.Address.Name, "attention": o.Address.Attention, "street": o.Address.Street,
+		"postal_code": o.Address.PostalCode, "city": o.Address.City, "country": o.Address.Country,
+	})
+	if err != nil {
+		return err
+	}
+	acc, err := json.Marshal(accessoriesJSON(o.Accessories))
+	if err != nil {
+		return err
+	}
+	var problems []byte
+	if len(o.Problems) > 0 {
+		if problems, err = json.Marshal(o.Problems); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO orders (order_id, payload_sha256, message_uuid, state, approved_at, card_type,
+		org_number, company_name, orderer_name, orderer_email, delivery_address, accessories, dispatch_by, problems)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		o.ID, digest, messageUUID, string(o.State), nullTime(o.ApprovedAt), string(o.CardType), o.OrgNumber,
+		o.CompanyName, o.OrdererName, o.OrdererEmail, addr, acc, nullDate(o.DispatchBy), problems)
+	if err != nil {
+		return fmt.Errorf("insert order %s: %w", o.ID, err)
+	}
+	reason := ""
+	if len(o.Problems) > 0 {
+		reason = o.Problems.Error()
+	}
+	if err := audit(ctx, tx, actor, "order", o.ID, "", string(o.State), reason); err != nil {
+		return err
+	}
+	if len(o.Cards) == 0 {
+		return nil
+	}
+	cards := make([][]any, len(o.Cards))
+	photos := make([][]any, len(o.Cards))
+	for i, c := range o.Cards {
+		cards[i] = []any{string(c.Number), o.ID, i, string(c.Holder.Key), c.Holder.GivenName, c.Holder.FamilyName,
+			c.Holder.BirthDate, string(c.Holder.Gender), o.OrgNumber, string(o.CardType), nullString(string(c.ReplacesCard)), string(c.State)}
+		photos[i] = []any{string(c.Number), c.Photo.JPEG, c.Photo.Width, c.Photo.Height}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cards"}, []string{"card_number", "order_id", "position", "holder_key",
+		"given_name", "family_name", "birth_date", "gender", "org_number", "card_type", "replaces_card", "state"},
+		pgx.CopyFromRows(cards)); err != nil {
+		return fmt.Errorf("insert cards of order %s: %w", o.ID, err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"card_photos"}, []string{"card_number", "jpeg", "width", "height"},
+		pgx.CopyFromRows(photos)); err != nil {
+		return fmt.Errorf("insert photos of order %s: %w", o.ID, err)
+	}
+	rows := make([][]any, len(o.Cards))
+	for i, c := range o.Cards {
+		rows[i] = []any{actor, "card", string(c.Number), nil, string(c.State), "order " + o.ID + " accepted"}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"}, []string{"actor", "entity", "entity_id", "from_state", "to_state", "reason"},
+		pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("audit cards of order %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+// allocateCardNumbers takes n serials from the sequence.
+func allocateCardNumbers(ctx context.Context, tx pgx.Tx, n int) ([]CardNumber, error) {
+	rows, err := tx.Query(ctx, "SELECT nextval('card_number_seq') FROM generate_series(1, $1)", n)
+	if err != nil {
+		return nil, fmt.Errorf("allocate %d card numbers: %w", n, err)
+	}
+	serials, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("allocate %d card numbers: %w", n, err)
+	}
+	out := make([]CardNumber, len(serials))
+	for i, s := range serials {
+		if out[i], err = NewCardNumber(s); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// TransitionCard moves a card to state to, if the state machine allows it from its current state,
+// and writes the audit entry. It is the only way a card's state changes.
+func TransitionCard(ctx context.Context, tx pgx.Tx, n CardNumber, to CardState, actor, reason string) (from CardState, err error) {
+	if err := tx.QueryRow(ctx, "SELECT state FROM cards WHERE card_number = $1 FOR UPDATE", string(n)).Scan(&from); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("card %s: no such card", n)
+		}
+		return "", fmt.Errorf("card %s: read state: %w", n, err)
+	}
+	if err := from.To(to); err != nil {
+		var te *TransitionError
+		if errors.As(err, &te) {
+			te.ID = string(n)
+		}
+		return from, err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE cards SET state = $2, updated_at = now() WHERE card_number = $1", string(n), string(to)); err != nil {
+		return from, fmt.Errorf("card %s: set state %s: %w", n, to, err)
+	}
+	return from, audit(ctx, tx, actor, "card", string(n), string(from), string(to), reason)
+}
+
+// TransitionOrder moves an order to state to, if allowed, with its audit entry.
+func TransitionOrder(ctx context.Context, tx pgx.Tx, id string, to OrderState, actor, reason string) error {
+	var from OrderState
+	if err := tx.QueryRow(ctx, "SELECT state FROM orders WHERE order_id = $1 FOR UPDATE", id).Scan(&from); err != nil {
+		return fmt.Errorf("order %s: read state: %w", id, err)
+	}
+	if err := from.To(to); err != nil {
+		var te *TransitionError
+		if errors.As(err, &te) {
+			te.ID = id
+		}
+		return err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE orders SET state = $2, updated_at = now() WHERE order_id = $1", id, string(to)); err != nil {
+		return fmt.Errorf("order %s: set state %s: %w", id, to, err)
+	}
+	return audit(ctx, tx, actor, "order", id, string(from), string(to), reason)
+}
+
+func audit(ctx context.Context, tx pgx.Tx, actor, entity, id, from, to, reason string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, entity, entity_id, from_state, to_state, reason)
+		VALUES ($1, $2, $3, $4, $5, $6)`, actor, entity, id, nullString(from), to, nullString(reason))
+	if err != nil {
+		return fmt.Errorf("audit %s %s → %s: %w", entity, id, to, err)
+	}
+	return nil
+}
+
+// OrderSummary is one line of `cardline orders`.
+type OrderSummary struct {
+	ID          string
+	State       OrderState
+	CardType    string
+	CompanyName string
+	Cards       int
+	ReceivedAt  time.Time
+	DispatchBy  *time.Time
+	Problems    Problems
+}
+
+// ListOrders returns orders newest first, optionally only those in state.
+func (s *Store) ListOrders(ctx context.Context, state string, limit int) ([]OrderSummary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT o.order_id, o.state, coalesce(o.card_type, ''), coalesce(o.company_name, ''),
+		(SELECT count(*) FROM cards c WHERE c.order_id = o.order_id), o.received_at, o.dispatch_by, o.problems
+		FROM orders o WHERE ($1 = '' OR o.state = $1) ORDER BY o.received_at DESC, o.order_id LIMIT $2`, state, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	defer rows.Close()
+	var out []OrderSummary
+	for rows.Next() {
+		var o OrderSummary
+		var problems []byte
+		if err := rows.Scan(&o.ID, &o.State, &o.CardType, &o.CompanyName, &o.Cards, &o.ReceivedAt, &o.DispatchBy, &problems); err != nil {
+			return nil, fmt.Errorf("list orders: %w", err)
+		}
+		if problems != nil {
+			if err := json.Unmarshal(problems, &o.Problems); err != nil {
+				return nil, fmt.Errorf("order %s: decode problems: %w", o.ID, err)
+			}
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// UnreadableMessage is an input message that named no usable order id.
+type UnreadableMessage struct {
+	MessageUUID string
+	SizeBytes   int
+	ReceivedAt  time.Time
+	Problems    Problems
+}
+
+// ListUnreadable returns the messages intake could not tie to an order, newest first.
+func (s *Store) ListUnreadable(ctx context.Context, limit int) ([]UnreadableMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT message_uuid, size_bytes, received_at, problems FROM unreadable_messages
+		ORDER BY received_at DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list unreadable messages: %w", err)
+	}
+	defer rows.Close()
+	var out []UnreadableMessage
+	for rows.Next() {
+		var u UnreadableMessage
+		var problems []byte
+		if err := rows.Scan(&u.MessageUUID, &u.SizeBytes, &u.ReceivedAt, &problems); err != nil {
+			return nil, fmt.Errorf("list unreadable messages: %w", err)
+		}
+		if err := json.Unmarshal(problems, &u.Problems); err != nil {
+			return nil, fmt.Errorf("decode problems: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Card loads one card with its order's employer, for rendering and encoding.
+func (s *Store) Card(ctx context.Context, n CardNumber) (*Card, *Order, error) {
+	var c Card
+	var o Order
+	var expiry *time.Time
+	var replaces *string
+	err := s.pool.QueryRow(ctx, `SELECT c.card_number, c.order_id, c.holder_key, c.given_name, c.family_name, c.birth_date,
+		c.gender, c.replaces_card, c.state, c.expiry, coalesce(p.jpeg, ''::bytea), coalesce(p.width, 0), coalesce(p.height, 0),
+		o.card_type, o.org_number, o.company_name, o.dispatch_by
+		FROM cards c JOIN orders o USING (order_id) LEFT JOIN card_photos p USING (card_number) WHERE c.card_number = $1`, string(n)).
+		Scan(&c.Number, &c.OrderID, &c.Holder.Key, &c.Holder.GivenName, &c.Holder.FamilyName, &c.Holder.BirthDate,
+			&c.Holder.Gender, &replaces, &c.State, &expiry, &c.Photo.JPEG, &c.Photo.Width, &c.Photo.Height,
+			&o.CardType, &o.OrgNumber, &o.CompanyName, &o.DispatchBy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, fmt.Errorf("card %s: no such card", n)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load card %s: %w", n, err)
+	}
+	if expiry != nil {
+		c.Expiry = *expiry
+	}
+	if replaces != nil {
+		c.ReplacesCard = CardNumber(*replaces)
+	}
+	o.ID = c.OrderID
+	return &c, &o, nil
+}
+
+func accessoriesJSON(as []Accessory) []map[string]any {
+	out := make([]map[string]any, 0, len(as))
+	for _, a := range as {
+		out = append(out, map[string]any{"sku": a.SKU, "quantity": a.Quantity})
+	}
+	return out
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func nullDate(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Format(time.DateOnly)
+}
