@@ -1,0 +1,66 @@
+package shipping
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// zplDotsPerMM is the resolution of the common 203 dpi Zebra printers: 4 × 6 in is 812 × 1218 dots.
+const zplDotsPerMM = 8
+
+// WriteZPL renders labels as ZPL II for Zebra label printers (203 dpi, 4 × 6 in media): one
+// ^XA … ^XZ format per label, UTF-8 text (^CI28), the id as a native Code 128 (^BC, automatic code
+// sets) that the printer draws itself. Text is placed line by line from the same layout as the
+// PDF; ZPL's font 0 is narrower than the Go fonts the lines are measured with, so a line never
+// runs off the label. ZPL's command characters in text (^ ~ _) are sent hex-escaped (^FH).
+// As with WritePDF, nothing is written if any label cannot be printed whole.
+func (l *Labeler) WriteZPL(w io.Writer, labels []Label) error {
+	layouts, err := l.layoutAll(labels)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	for i, lo := range layouts {
+		writeZPLLabel(bw, labels[i], lo)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write ZPL labels: %w", err)
+	}
+	return nil
+}
+
+func dots(mm float64) int { return int(math.Round(mm * zplDotsPerMM)) }
+
+func writeZPLLabel(w *bufio.Writer, lb Label, lo *layout) {
+	fmt.Fprintf(w, "^XA\n^CI28\n^PW%d\n^LL%d\n^LH0,0\n", dots(labelW), dots(labelH))
+	fmt.Fprintf(w, "^FX %s %s order %s\n", lb.Kind, lb.ID, zplComment(lb.OrderID))
+	for _, b := range lo.boxes {
+		t := dots(b.Line)
+		if b.Line == 0 { // filled: a border as thick as the box
+			t = min(dots(b.W), dots(b.H))
+		}
+		fmt.Fprintf(w, "^FO%d,%d^GB%d,%d,%d^FS\n", dots(b.X), dots(b.Y), dots(b.W), dots(b.H), t)
+	}
+	for _, r := range lo.runs {
+		h := dots(r.Size * ptMM)
+		fmt.Fprintf(w, "^FO%d,%d^A0N,%d,%d^FH_^FD%s^FS\n", dots(r.X), dots(r.Y), h, h, zplEscape(r.Text))
+	}
+	if lo.code != "" {
+		fmt.Fprintf(w, "^FO%d,%d^BY%d,3,%d^BCN,%d,N,N,N,A^FD%s^FS\n",
+			dots(lo.codeX), dots(lo.codeY), dots(lo.module), dots(lo.codeH), dots(lo.codeH), zplEscape(lo.code))
+	}
+	w.WriteString("^PQ1\n^XZ\n")
+}
+
+// zplEscape hex-escapes the characters ZPL would read as commands or as the ^FH escape itself.
+func zplEscape(s string) string {
+	return strings.NewReplacer("_", "_5F", "^", "_5E", "~", "_7E").Replace(s)
+}
+
+// zplComment keeps a comment (^FX) free of command characters.
+func zplComment(s string) string {
+	return strings.NewReplacer("^", " ", "~", " ").Replace(s)
+}
