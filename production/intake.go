@@ -42,29 +42,21 @@ const (
 	OutcomeConflict   Outcome = "conflict"
 )
 
-// Handle is the watermill handler. Its writes go into a savepoint of the subscriber's transaction:
-// if it fails, nothing of this attempt stays, and the retry starts clean.
+// Handle is the watermill handler. It writes in bus.Tx: a savepoint of the subscriber's
+// transaction, so its effects commit with the message's offset or not at all.
 func (in *Intake) Handle(msg *message.Message) error {
 	ctx := msg.Context()
 	tx, err := bus.Tx(ctx)
 	if err != nil {
 		return err
 	}
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("intake %s: savepoint: %w", msg.UUID, err)
-	}
-	defer sp.Rollback(ctx)
-	outcome, orderID, err := in.Process(ctx, sp, msg.UUID, msg.Payload)
+	outcome, orderID, err := in.Process(ctx, tx, msg.UUID, msg.Payload)
 	if err != nil {
 		return fmt.Errorf("intake message %s: %w", msg.UUID, err)
 	}
 	// The message holds national ids in clear: once its effects are stored, it goes.
-	if _, err := sp.Exec(ctx, "DELETE FROM "+bus.Table(TopicOrdersApproved)+" WHERE uuid = $1", msg.UUID); err != nil {
+	if _, err := tx.Exec(ctx, "DELETE FROM "+bus.Table(TopicOrdersApproved)+" WHERE uuid = $1", msg.UUID); err != nil {
 		return fmt.Errorf("intake message %s: delete handled message: %w", msg.UUID, err)
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return fmt.Errorf("intake message %s: release savepoint: %w", msg.UUID, err)
 	}
 	in.Log.Info("intake", "message", msg.UUID, "order", orderID, "outcome", outcome)
 	return nil

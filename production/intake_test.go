@@ -38,7 +38,11 @@ func openLine(t testing.TB, url string) *line {
 	if _, err := Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	return &line{pool: pool, bus: bus.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)), bus.Options{PollInterval: 10 * time.Millisecond})}
+	b := bus.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)), bus.Options{PollInterval: 10 * time.Millisecond})
+	if err := b.InitTopics(ctx, IntakeConsumerGroup, TopicOrdersApproved); err != nil {
+		t.Fatal(err)
+	}
+	return &line{pool: pool, bus: b}
 }
 
 // runIntake starts the intake router until ctx ends; handled wraps the handler (for crash tests).

@@ -26,8 +26,10 @@ const (
 	MaxPhotoPixels   = 12_000_000
 	MaxPhotoAspect   = 2.0 // height / width
 	photoJPEGQuality = 90
-	// storedPhotoMaxHeight: larger photos are scaled down for storage; 1200 px is 4× the print size.
-	storedPhotoMaxHeight = 1200
+	// storedPhotoMaxHeight: larger photos are scaled down for storage. The photo box prints at about
+	// 330 px high (300 dpi); up to 1000 px is kept as sent (scaling costs more than it saves), and
+	// larger uploads are scaled down so the stored copy stays small.
+	storedPhotoMaxHeight = 1000
 )
 
 // decodePhoto checks a photo against the rules and returns the decoded image. The content type must

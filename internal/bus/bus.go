@@ -155,8 +155,18 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 
 func (p *publisher) Close() error { return nil }
 
-// Tx returns the pgx transaction a subscriber handler runs in: its writes commit with the offset.
+type savepointKey struct{}
+
+// Tx returns the transaction a handler must write in: a savepoint of the subscriber's transaction,
+// so its writes commit with the message's offset, and a failed attempt leaves nothing behind.
 func Tx(ctx context.Context) (pgx.Tx, error) {
+	if sp, ok := ctx.Value(savepointKey{}).(pgx.Tx); ok {
+		return sp, nil
+	}
+	return subscriberTx(ctx)
+}
+
+func subscriberTx(ctx context.Context) (pgx.Tx, error) {
 	tx, ok := wsql.TxFromContext(ctx)
 	if !ok {
 		return nil, errors.New("no subscriber transaction in the message context")
@@ -168,8 +178,37 @@ func Tx(ctx context.Context) (pgx.Tx, error) {
 	return ptx.Tx, nil
 }
 
+// savepoint runs each handler attempt in a savepoint: released when the handler succeeds, rolled
+// back when it fails, so that retries and the poison queue see a clean transaction.
+func savepoint(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		ctx := msg.Context()
+		tx, err := subscriberTx(ctx)
+		if err != nil {
+			return h(msg) // not from a SQL subscriber: nothing to scope
+		}
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("begin savepoint for message %s: %w", msg.UUID, err)
+		}
+		msg.SetContext(context.WithValue(ctx, savepointKey{}, sp))
+		out, err := h(msg)
+		msg.SetContext(ctx)
+		if err != nil {
+			if rbErr := sp.Rollback(ctx); rbErr != nil {
+				err = errors.Join(err, fmt.Errorf("roll back savepoint: %w", rbErr))
+			}
+			return nil, err
+		}
+		if err := sp.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("release savepoint for message %s: %w", msg.UUID, err)
+		}
+		return out, nil
+	}
+}
+
 // Router makes a router with the middleware every handler of the line gets: panics become errors,
-// failures retry with back-off, and a message that still fails goes to PoisonTopic (in the same
+// every attempt runs in its own savepoint, failures retry with back-off, and a message that still fails goes to PoisonTopic (in the same
 // transaction as its offset) instead of blocking its topic.
 func (b *Bus) Router() (*message.Router, error) {
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, b.logger)
@@ -190,6 +229,7 @@ func (b *Bus) Router() (*message.Router, error) {
 			Logger:          b.logger,
 		}.Middleware,
 		middleware.Recoverer,
+		savepoint,
 	)
 	return r, nil
 }

@@ -1,0 +1,138 @@
+package production
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"cardline/internal/pgcluster"
+	"cardline/internal/testsupport"
+)
+
+// photoOfSize makes a 600×800 JPEG of about want bytes (noise makes it incompressible enough).
+func photoOfSize(b testing.TB, want int) []byte {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := image.NewRGBA(image.Rect(0, 0, 600, 800))
+	for noise := 2; noise < 256; noise += 4 {
+		for y := range 800 {
+			for x := range 600 {
+				v := uint8(120 + rng.IntN(noise)/2)
+				img.SetRGBA(x, y, color.RGBA{v, v, uint8(min(255, int(v)+20)), 255})
+			}
+		}
+		var buf bytes.Buffer
+		jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80})
+		if buf.Len() >= want {
+			return buf.Bytes()
+		}
+	}
+	b.Fatal("could not make a photo that large")
+	return nil
+}
+
+// BenchmarkValidate is one order of one card: decode, every rule, and the re-encode of the photo
+// for storage. "noisy-100KB" is a 600×800 JPEG of about 100 KB whose noise makes it costly to code;
+// "portrait" is a drawn 600×800 portrait, closer to a real passport-style photo.
+func BenchmarkValidate(b *testing.B) {
+	v := testValidator(b)
+	for _, c := range []struct {
+		name  string
+		photo []byte
+	}{{"noisy-100KB", photoOfSize(b, 100_000)}, {"portrait", NewSamples(3).Photo(600, 800)}} {
+		b.Run(c.name, func(b *testing.B) {
+			m := sampleMessage(b)
+			m.Cards = m.Cards[:1]
+			m.Cards[0].Photo.Data = base64.StdEncoding.EncodeToString(c.photo)
+			b.ReportMetric(float64(len(c.photo)), "photo-bytes")
+			for b.Loop() {
+				if _, ps := v.Validate(m); ps != nil {
+					b.Fatal(ps)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPhotoDecodeOnly separates the photo decode from the rest of validation.
+func BenchmarkPhotoDecodeOnly(b *testing.B) {
+	data := base64.StdEncoding.EncodeToString(photoOfSize(b, 100_000))
+	for b.Loop() {
+		if _, ps := decodePhoto("image/jpeg", data); ps != nil {
+			b.Fatal(ps)
+		}
+	}
+}
+
+// BenchmarkIntakeThroughput measures intake end to end on a durable cluster (fsync and
+// synchronous commit on): b.N one-card orders with small photos are published by a concurrent
+// producer and consumed by the intake router; the clock stops when every order is stored with its
+// events and the input topic is empty. Reported as orders/s.
+func BenchmarkIntakeThroughput(b *testing.B) {
+	if _, err := pgcluster.BinDir(); err != nil {
+		testsupport.Missing(b, "PostgreSQL: %v", err)
+	}
+	ctx := context.Background()
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Stop()
+	if err := cluster.CreateDatabase(ctx, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	l := openLine(b, cluster.URL("bench"))
+	s := NewSamples(5)
+	small := base64.StdEncoding.EncodeToString(s.Photo(300, 400))
+	payloads := make([][]byte, b.N)
+	for i := range payloads {
+		m := s.Order(1, time.Now().Add(-time.Hour))
+		m.OrderID = "B-" + watermill.NewShortUUID()
+		m.Cards[0].Photo.Data = small
+		payloads[i] = marshal(b, m)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b.ResetTimer()
+	start := time.Now()
+	done := l.runIntake(runCtx, b, nil)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		const chunk = 100 // upstream publishes in batches, as an outbox would
+		for i := 0; i < len(payloads); i += chunk {
+			var msgs []*message.Message
+			for _, p := range payloads[i:min(i+chunk, len(payloads))] {
+				msgs = append(msgs, message.NewMessage(watermill.NewUUID(), p))
+			}
+			if err := l.bus.Publish(ctx, TopicOrdersApproved, msgs...); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	for l.count(b, `SELECT count(*) FROM orders`) < b.N {
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.waitDrained(b)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-done
+	if n := l.count(b, `SELECT count(*) FROM `+"\"watermill_hms.orders.accepted.v1\""); n != b.N {
+		b.Fatalf("%d accepted events for %d orders", n, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "orders/s")
+}
