@@ -17,9 +17,9 @@ func newTestLabeler(t testing.TB) *Labeler {
 // sampleLabels are a letter to a long Polish/Lithuanian/Norwegian address and a parcel.
 func sampleLabels() []Label {
 	to := Address{
-		Name:      "Bygg og Rør Østlandet AS avd. Łódź–Šiauliai Entreprenørforretning",
-		Attention: "HR v/ Żaneta Grzegorzewska-Jankauskienė",
-		Street:    "Kåre Wøllers gate 17 B",
+		Name:       "Bygg og Rør Østlandet AS avd. Łódź–Šiauliai Entreprenørforretning",
+		Attention:  "HR v/ Żaneta Grzegorzewska-Jankauskienė",
+		Street:     "Kåre Wøllers gate 17 B",
 		PostalCode: "0155", City: "OSLO", Country: "NO",
 	}
 	return []Label{

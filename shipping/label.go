@@ -133,11 +133,12 @@ const (
 	leading        = 1.2
 )
 
-// A run is one line of text: its top-left corner (mm), size (pt) and weight.
+// A run is one line of text: its top-left corner (mm), size (pt) and weight. A run with a width
+// W is centred within X … X+W (each renderer centres with its own font's metrics).
 type run struct {
-	X, Y, Size float64
-	Bold       bool
-	Text       string
+	X, Y, W, Size float64
+	Bold          bool
+	Text          string
 }
 
 // A box is a rectangle in mm, filled or stroked with Line (mm) wide border.
@@ -272,7 +273,8 @@ func (l *Labeler) layout(lb Label) (*layout, error) {
 	}, margin, margin, inner-stampW-4, stampH, 8, 6))
 	sx := labelW - margin - stampW
 	out.boxes = append(out.boxes, box{X: sx, Y: margin, W: stampW, H: stampH, Line: 0.5})
-	out.runs = append(out.runs, l.centred("NORGE", sx+stampW/2, margin+2.5, 9, true), l.centred("P.P.", sx+stampW/2, margin+8, 16, true))
+	out.runs = append(out.runs, run{X: sx, Y: margin + 2.5, W: stampW, Size: 9, Bold: true, Text: "NORGE"},
+		run{X: sx, Y: margin + 8, W: stampW, Size: 16, Bold: true, Text: "P.P."})
 	out.boxes = append(out.boxes, box{X: margin, Y: margin + stampH + 3, W: inner, H: 0.4})
 
 	// The recipient, as large as fits.
@@ -301,7 +303,7 @@ func (l *Labeler) layout(lb Label) (*layout, error) {
 		}
 		out.code, out.codeH, out.codeY = lb.ID, 20, 102
 		out.codeX = (labelW - float64(n)*out.module) / 2
-		out.runs = append(out.runs, l.centred(lb.ID, labelW/2, out.codeY+out.codeH+1.5, 11, false))
+		out.runs = append(out.runs, run{X: margin, Y: out.codeY + out.codeH + 1.5, W: inner, Size: 11, Text: lb.ID})
 	}
 	out.boxes = append(out.boxes, box{X: margin, Y: 131, W: inner, H: 0.4})
 
@@ -314,15 +316,6 @@ func (l *Labeler) layout(lb Label) (*layout, error) {
 		return nil, fmt.Errorf("label %s: %w", lb.ID, err)
 	}
 	return out, nil
-}
-
-// centred is a one-line run centred on cx.
-func (l *Labeler) centred(text string, cx, y, size float64, bold bool) run {
-	fc := l.regular
-	if bold {
-		fc = l.bold
-	}
-	return run{X: cx - fc.width(text, size)/2, Y: y, Size: size, Bold: bold, Text: text}
 }
 
 // Check reports whether lb can be printed, naming every field that cannot.

@@ -45,7 +45,11 @@ func (l *Labeler) WritePDF(w io.Writer, labels []Label) error {
 				style = "B"
 			}
 			pdf.SetFont("go", style, r.Size)
-			pdf.Text(r.X, r.Y+baseline(r.Size), r.Text)
+			x := r.X
+			if r.W > 0 {
+				x += (r.W - pdf.GetStringWidth(r.Text)) / 2
+			}
+			pdf.Text(x, r.Y+baseline(r.Size), r.Text)
 		}
 		// Bars as vector rectangles, one per run of dark modules: sharp at any printer resolution.
 		for i := 0; i < len(lo.modules); {

@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// zplDotsPerMM is the resolution of the common 203 dpi Zebra printers: 4 × 6 in is 812 × 1218 dots.
-const zplDotsPerMM = 8
+// zplDPI is the resolution of the common Zebra label printers: 4 × 6 in is 812 × 1218 dots.
+const zplDPI = 203
 
 // WriteZPL renders labels as ZPL II for Zebra label printers (203 dpi, 4 × 6 in media): one
 // ^XA … ^XZ format per label, UTF-8 text (^CI28), the id as a native Code 128 (^BC, automatic code
@@ -32,7 +32,7 @@ func (l *Labeler) WriteZPL(w io.Writer, labels []Label) error {
 	return nil
 }
 
-func dots(mm float64) int { return int(math.Round(mm * zplDotsPerMM)) }
+func dots(mm float64) int { return int(math.Round(mm / 25.4 * zplDPI)) }
 
 func writeZPLLabel(w *bufio.Writer, lb Label, lo *layout) {
 	fmt.Fprintf(w, "^XA\n^CI28\n^PW%d\n^LL%d\n^LH0,0\n", dots(labelW), dots(labelH))
@@ -46,7 +46,11 @@ func writeZPLLabel(w *bufio.Writer, lb Label, lo *layout) {
 	}
 	for _, r := range lo.runs {
 		h := dots(r.Size * ptMM)
-		fmt.Fprintf(w, "^FO%d,%d^A0N,%d,%d^FH_^FD%s^FS\n", dots(r.X), dots(r.Y), h, h, zplEscape(r.Text))
+		block := ""
+		if r.W > 0 { // one centred line; these short fixed texts fit with room to spare
+			block = fmt.Sprintf("^FB%d,1,0,C", dots(r.W))
+		}
+		fmt.Fprintf(w, "^FO%d,%d^A0N,%d,%d%s^FH_^FD%s^FS\n", dots(r.X), dots(r.Y), h, h, block, zplEscape(r.Text))
 	}
 	if lo.code != "" {
 		fmt.Fprintf(w, "^FO%d,%d^BY%d,3,%d^BCN,%d,N,N,N,A^FD%s^FS\n",
