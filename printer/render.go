@@ -1,0 +1,278 @@
+package printer
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"strings"
+	"sync"
+	"time"
+
+	xdraw "golang.org/x/image/draw"
+)
+
+// Card geometry. A face is an ID-1 (CR80) card, 85.60 × 53.98 mm, at 300 dpi: 1011 × 638
+// pixels, landscape, as the holder reads it, in 8-bit sRGB (opaque *image.RGBA). The print
+// document turns it to the printer's portrait media (see pwgraster.go).
+const (
+	DPI        = 300
+	FaceWidth  = 1011 // 85.60 mm
+	FaceHeight = 638  // 53.98 mm
+)
+
+// mm converts millimetres to pixels at 300 dpi.
+func mm(v float64) int { return int(v*DPI/25.4 + 0.5) }
+
+// Front layout. The 2.5 mm margin keeps text clear of the printer's edge-to-edge tolerance.
+var (
+	margin      = mm(2.5)
+	bandHeight  = mm(8.5)
+	photoBox    = image.Rect(margin, bandHeight+mm(2), margin+mm(22), bandHeight+mm(2)+mm(28)) // 22 × 28 mm
+	textLeft    = photoBox.Max.X + mm(3)
+	textRight   = FaceWidth - margin
+	bottomBandY = FaceHeight - mm(2)
+)
+
+// Back layout. ISO/IEC 7811-6 puts a magnetic stripe 5.54–15.82 mm from the top edge of the back;
+// the stripe zone (to 17 mm) is left unprinted so the encoder writes on clean stripe.
+var stripeZone = mm(17)
+
+// Colours. The band colour tells the three card types apart at a glance, also to the colour-blind:
+// the bands differ in lightness as well as hue, and name the type in words.
+var (
+	white = color.RGBA{0xff, 0xff, 0xff, 0xff}
+	ink   = color.RGBA{0x12, 0x12, 0x12, 0xff}
+	grey  = color.RGBA{0x5a, 0x5a, 0x5a, 0xff}
+)
+
+func (t CardType) band() color.RGBA {
+	switch t {
+	case Construction:
+		return color.RGBA{0xf2, 0x8c, 0x00, 0xff} // amber
+	case Cleaning:
+		return color.RGBA{0x1b, 0x7a, 0x3a, 0xff} // green
+	default:
+		return color.RGBA{0x1f, 0x3f, 0x8f, 0xff} // dark blue
+	}
+}
+
+// bandText is the colour of text on the band: dark on the light amber, white on the dark bands.
+func (t CardType) bandText() color.RGBA {
+	if t == Construction {
+		return ink
+	}
+	return white
+}
+
+// Options configure a Renderer.
+type Options struct {
+	// StatusBaseURL is the base of the signed status URL in the QR code (CARDLINE_STATUS_BASE_URL).
+	StatusBaseURL string
+	// SigningKey signs the status URL (CARDLINE_QR_SIGNING_KEY).
+	SigningKey ed25519.PrivateKey
+	// ReturnNotice says where a found card goes; the default names the police.
+	ReturnNotice string
+}
+
+// DefaultReturnNotice is printed on the back when Options.ReturnNotice is empty.
+const DefaultReturnNotice = "Funnet kort leveres til nærmeste politistasjon. Found? Please hand the card in to the nearest police station."
+
+// A Renderer draws card faces. It keeps the parsed fonts and a pre-drawn background per card type
+// and side, so a card costs only its own text, photo and QR code. It is safe for concurrent use:
+// renders take turns (font faces are not safe for concurrent use); make one per worker to render
+// in parallel.
+type Renderer struct {
+	opts Options
+	mu   sync.Mutex
+	fs   *fonts
+	bg   map[bgKey]*image.RGBA
+}
+
+type bgKey struct {
+	t    CardType
+	back bool
+}
+
+// NewRenderer parses the fonts and checks the options.
+func NewRenderer(opts Options) (*Renderer, error) {
+	if _, err := StatusURL(opts.StatusBaseURL, opts.SigningKey, "0000000000", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		return nil, fmt.Errorf("new renderer: %w", err)
+	}
+	if opts.ReturnNotice == "" {
+		opts.ReturnNotice = DefaultReturnNotice
+	}
+	fs, err := loadFonts()
+	if err != nil {
+		return nil, fmt.Errorf("new renderer: %w", err)
+	}
+	return &Renderer{opts: opts, fs: fs, bg: map[bgKey]*image.RGBA{}}, nil
+}
+
+// Render validates the face and draws its front and back.
+func (r *Renderer) Render(f *Face) (front, back *image.RGBA, err error) {
+	if err := f.Validate(); err != nil {
+		return nil, nil, err
+	}
+	url, err := StatusURL(r.opts.StatusBaseURL, r.opts.SigningKey, f.CardNumber, f.Expiry)
+	if err != nil {
+		return nil, nil, fmt.Errorf("render card %s: %w", f.CardNumber, err)
+	}
+	qr, err := QRModules(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("render card %s: %w", f.CardNumber, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	front = r.drawFront(f)
+	back = r.drawBack(f, qr)
+	return front, back, nil
+}
+
+// background returns a copy of the static layer for a card type and side, drawing it on first use.
+func (r *Renderer) background(t CardType, back bool) *image.RGBA {
+	k := bgKey{t, back}
+	bg, ok := r.bg[k]
+	if !ok {
+		bg = image.NewRGBA(image.Rect(0, 0, FaceWidth, FaceHeight))
+		fill(bg, bg.Rect, white)
+		if back {
+			r.drawBackStatic(bg, t)
+		} else {
+			r.drawFrontStatic(bg, t)
+		}
+		r.bg[k] = bg
+	}
+	img := image.NewRGBA(bg.Rect)
+	copy(img.Pix, bg.Pix)
+	return img
+}
+
+func fill(dst *image.RGBA, rect image.Rectangle, c color.RGBA) {
+	draw.Draw(dst, rect, image.NewUniform(c), image.Point{}, draw.Src)
+}
+
+// Front text boxes, right of the photo, top to bottom (pixels at 300 dpi). Every box ends before
+// the next begins and the column ends above the photo's bottom edge, so no text can touch another.
+var (
+	labelPx      = 20
+	nameLabelY   = photoBox.Min.Y - 4
+	familyBox    = textBox{r: image.Rect(textLeft, nameLabelY+labelPx*5/4, textRight, nameLabelY+labelPx*5/4+92), maxPx: 52, minPx: 18, maxLines: 2, bold: true, col: ink}
+	givenBox     = textBox{r: image.Rect(textLeft, familyBox.r.Max.Y, textRight, familyBox.r.Max.Y+72), maxPx: 40, minPx: 16, maxLines: 2, col: ink}
+	employerBox  = textBox{r: image.Rect(textLeft, givenBox.r.Max.Y+10+labelPx*5/4, textRight, givenBox.r.Max.Y+10+labelPx*5/4+64), maxPx: 34, minPx: 16, maxLines: 2, bold: true, col: ink}
+	orgNumberBox = textBox{r: image.Rect(textLeft, employerBox.r.Max.Y, textRight, employerBox.r.Max.Y+34), maxPx: 28, minPx: 28, maxLines: 1, col: ink}
+	fieldsTop    = photoBox.Max.Y + mm(2)
+	fieldCols    = [3]int{margin, margin + mm(29), margin + mm(54)}
+	fieldW       = mm(24)
+)
+
+func label(x, y, w int, s string) textBox {
+	return textBox{r: image.Rect(x, y, x+w, y+labelPx*5/4), maxPx: labelPx, minPx: 14, maxLines: 1, col: grey}
+}
+
+func (r *Renderer) drawFrontStatic(img *image.RGBA, t CardType) {
+	nb, en, _ := t.words()
+	fill(img, image.Rect(0, 0, FaceWidth, bandHeight), t.band())
+	fill(img, image.Rect(0, bottomBandY, FaceWidth, FaceHeight), t.band())
+	textBox{r: image.Rect(margin, mm(1.3), mm(30), bandHeight), maxPx: 56, minPx: 30, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, "HMS-KORT")
+	textBox{r: image.Rect(mm(30), mm(1), FaceWidth-margin, mm(5.2)), maxPx: 44, minPx: 24, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, nb)
+	textBox{r: image.Rect(mm(30), mm(5.2), FaceWidth-margin, bandHeight), maxPx: 30, minPx: 18, maxLines: 1, col: t.bandText()}.draw(img, r.fs, en)
+	fill(img, photoBox.Inset(-2), color.RGBA{0xc8, 0xc8, 0xc8, 0xff})
+	label(textLeft, nameLabelY, textRight-textLeft, "").draw(img, r.fs, "Navn / Name")
+	label(textLeft, employerBox.r.Min.Y-labelPx*5/4, textRight-textLeft, "").draw(img, r.fs, "Arbeidsgiver / Employer")
+	for i, s := range []string{"Kortnr. / Card no.", "Født / Date of birth", "Gyldig til / Valid until"} {
+		label(fieldCols[i], fieldsTop, fieldW+mm(4), "").draw(img, r.fs, s)
+	}
+}
+
+func (r *Renderer) drawFront(f *Face) *image.RGBA {
+	img := r.background(f.CardType, false)
+	drawPhoto(img, photoBox, f.Photo)
+	familyBox.draw(img, r.fs, f.FamilyName)
+	givenBox.draw(img, r.fs, f.GivenName)
+	employerBox.draw(img, r.fs, f.OrgName)
+	orgNumberBox.draw(img, r.fs, "Org.nr. "+groupOrgNumber(f.OrgNumber))
+	y := fieldsTop + labelPx*5/4
+	for i, s := range []string{f.CardNumber, date(f.BirthDate), date(f.Expiry)} {
+		textBox{r: image.Rect(fieldCols[i], y, fieldCols[i]+fieldW, y+mm(4)), maxPx: 40, minPx: 24, maxLines: 1, bold: true, col: ink}.draw(img, r.fs, s)
+	}
+	return img
+}
+
+// Back layout below the stripe zone: the QR code on the left, words on the right.
+var (
+	qrBox      = image.Rect(margin, stripeZone+mm(1), margin+mm(27), stripeZone+mm(1)+mm(27))
+	backText   = image.Rect(qrBox.Max.X+mm(3), stripeZone+mm(1.5), FaceWidth-margin, bottomBandY-mm(1))
+	backNumBox = textBox{r: image.Rect(backText.Min.X, backText.Min.Y, backText.Max.X, backText.Min.Y+mm(4)), maxPx: 40, minPx: 24, maxLines: 1, bold: true, col: ink}
+)
+
+func (r *Renderer) drawBackStatic(img *image.RGBA, t CardType) {
+	nb, en, _ := t.words()
+	fill(img, image.Rect(0, bottomBandY-mm(1.5), FaceWidth, FaceHeight), t.band())
+	textBox{r: image.Rect(margin, bottomBandY-mm(1.3), FaceWidth-margin, FaceHeight), maxPx: 22, minPx: 16, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, "HMS-KORT  ·  "+nb+"  ·  "+en)
+	y := backNumBox.r.Max.Y + mm(1)
+	para := func(s string, h float64, bold bool) {
+		textBox{r: image.Rect(backText.Min.X, y, backText.Max.X, y+mm(h)), maxPx: 24, minPx: 16, maxLines: 4, bold: bold, col: ink}.draw(img, r.fs, s)
+		y += mm(h)
+	}
+	para("Kortet tilhører arbeidsgiveren og er personlig. Det kan ikke overdras til andre.", 5.2, true)
+	para("This card is the property of the employer and is personal. It may not be transferred.", 5.2, false)
+	para(r.opts.ReturnNotice, 7, false)
+	textBox{r: image.Rect(qrBox.Min.X, qrBox.Max.Y, qrBox.Max.X+mm(2), qrBox.Max.Y+mm(2.6)), maxPx: 20, minPx: 14, maxLines: 1, col: grey}.draw(img, r.fs, "Skann for status / Scan for status")
+}
+
+func (r *Renderer) drawBack(f *Face, qr [][]bool) *image.RGBA {
+	img := r.background(f.CardType, true)
+	drawQR(img, qrBox, qr)
+	backNumBox.draw(img, r.fs, "Kortnr. "+f.CardNumber)
+	return img
+}
+
+// drawQR draws the modules centred in box at the largest whole-pixel module size that fits with a
+// 4-module quiet zone (the box is white, so the quiet zone is the box itself).
+func drawQR(img *image.RGBA, box image.Rectangle, mods [][]bool) {
+	n := len(mods)
+	m := min(box.Dx(), box.Dy()) / (n + 8)
+	if m < 1 {
+		m = 1
+	}
+	side := n * m
+	x0 := box.Min.X + (box.Dx()-side)/2
+	y0 := box.Min.Y + (box.Dy()-side)/2
+	for y, row := range mods {
+		for x, dark := range row {
+			if dark {
+				fill(img, image.Rect(x0+x*m, y0+y*m, x0+x*m+m, y0+y*m+m), color.RGBA{0, 0, 0, 0xff})
+			}
+		}
+	}
+}
+
+// drawPhoto crops the photo to the box's aspect around its centre (a little above it, where the
+// face is in a passport-style portrait) and scales it into the box: never stretched.
+func drawPhoto(img *image.RGBA, box image.Rectangle, photo image.Image) {
+	sb := photo.Bounds()
+	bw, bh := box.Dx(), box.Dy()
+	cw, ch := sb.Dx(), sb.Dy()
+	if cw*bh > ch*bw { // photo wider than the box: cut the sides
+		cw = ch * bw / bh
+	} else { // taller: cut top and bottom, keeping more of the top
+		ch = cw * bh / bw
+	}
+	x0 := sb.Min.X + (sb.Dx()-cw)/2
+	y0 := sb.Min.Y + (sb.Dy()-ch)*2/5
+	crop := image.Rect(x0, y0, x0+cw, y0+ch)
+	xdraw.BiLinear.Scale(img, box, photo, crop, xdraw.Src, nil)
+}
+
+// date prints a calendar date the Norwegian way.
+func date(t time.Time) string { return t.Format("02.01.2006") }
+
+// groupOrgNumber prints an organisation number as the Brønnøysund register does: 923 609 016.
+func groupOrgNumber(s string) string {
+	if len(s) != 9 {
+		return s
+	}
+	return strings.Join([]string{s[:3], s[3:6], s[6:]}, " ")
+}
