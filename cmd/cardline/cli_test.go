@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cardline/internal/testsupport"
+	"cardline/production"
+)
+
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
+
+func runCLI(t *testing.T, ctx context.Context, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	a := &app{stdout: &out, stderr: &out, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err := dispatch(ctx, a, "cardline", commands(), args)
+	return out.String(), err
+}
+
+// The operator's path through the binary: migrate, serve, submit a good and a bad order from
+// files, list the orders with their reasons.
+func TestServeSubmitOrders(t *testing.T) {
+	db := testsupport.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if out, err := runCLI(t, ctx, "migrate", "--database-url", db); err != nil || !strings.Contains(out, "applied migration 001") {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, ctx, "serve", "--database-url", db); err == nil || !strings.Contains(err.Error(), "CARDLINE_HOLDER_KEY") {
+		t.Fatalf("serve without a holder key: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	s := production.NewSamples(11)
+	good := s.Order(2, time.Now().Add(-time.Hour))
+	bad := s.Order(1, time.Now().Add(-time.Hour))
+	bad.DeliveryAddress.PostalCode = "01555"
+	var files []string
+	for _, m := range []*production.OrderApproved{good, bad} {
+		b, _ := json.Marshal(m)
+		f := filepath.Join(dir, m.OrderID+".json")
+		os.WriteFile(f, b, 0o644)
+		files = append(files, f)
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() {
+		_, err := runCLI(t, serveCtx, "serve", "--database-url", db, "--holder-key", strings.Repeat("ab", 32))
+		served <- err
+	}()
+	out, err := runCLI(t, ctx, append([]string{"submit", "--database-url", db}, files...)...)
+	if err != nil || strings.Count(out, "\n") != 2 {
+		t.Fatalf("submit: %v\n%s", err, out)
+	}
+	for {
+		out, err = runCLI(t, ctx, "orders", "--database-url", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, good.OrderID) && strings.Contains(out, bad.OrderID) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("orders never appeared:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("serve: %v", err)
+	}
+	for _, want := range []string{good.OrderID + "  accepted", bad.OrderID + "  rejected", "delivery_address.postal_code: must be a 4-digit Norwegian postal code"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("orders output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	var walk func(prefix []string, cmds []command)
+	walk = func(prefix []string, cmds []command) {
+		for _, c := range cmds {
+			args := append(append([]string{}, prefix...), c.name)
+			if len(c.subs) > 0 {
+				walk(args, c.subs)
+				continue
+			}
+			out, err := runCLI(t, context.Background(), append(args, "--help")...)
+			if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out, "usage: cardline "+strings.Join(args, " ")) {
+				t.Errorf("%v --help: %v\n%s", args, err, out)
+			}
+		}
+	}
+	walk(nil, commands())
+}
