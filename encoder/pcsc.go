@@ -1,0 +1,298 @@
+package encoder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ebfe/scard"
+)
+
+// Station is the chip encoder of one production station: a PC/SC reader (usually the printer's
+// contactless coupler) through pcscd. Rule: a card counts as encoded only when Encode returns
+// without error, which it does only after every written block was read back with the read keys
+// and the record's signature verified. A Station re-establishes its PC/SC context by itself after
+// pcscd restarts; it is safe for use by one goroutine at a time.
+type Station struct {
+	reader string
+	keys   Keys
+	log    *slog.Logger
+
+	mu  sync.Mutex
+	ctx *scard.Context
+}
+
+// NewStation returns the encoder for the named reader. The keys are validated here.
+func NewStation(reader string, keys Keys, log *slog.Logger) (*Station, error) {
+	if err := keys.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Station{reader: reader, keys: keys, log: log}, nil
+}
+
+// Reader is the reader's name.
+func (s *Station) Reader() string { return s.reader }
+
+// Close releases the PC/SC context.
+func (s *Station) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx != nil {
+		err := s.ctx.Release()
+		s.ctx = nil
+		return err
+	}
+	return nil
+}
+
+func (s *Station) context() (*scard.Context, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx != nil {
+		if ok, _ := s.ctx.IsValid(); ok {
+			return s.ctx, nil
+		}
+		_ = s.ctx.Release()
+		s.ctx = nil
+	}
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return nil, fmt.Errorf("establish PC/SC context: %w", classify(err))
+	}
+	s.ctx = c
+	return c, nil
+}
+
+// drop forgets the context after the service went away, so the next call establishes a new one.
+func (s *Station) drop(err error) {
+	if !errors.Is(err, ErrServiceGone) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx != nil {
+		_ = s.ctx.Release()
+		s.ctx = nil
+	}
+}
+
+// classify maps PC/SC errors onto the failure classes.
+func classify(err error) error {
+	var se scard.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se {
+	case scard.ErrRemovedCard, scard.ErrNoSmartcard, scard.ErrResetCard, scard.ErrUnpoweredCard, scard.ErrUnresponsiveCard:
+		return fmt.Errorf("%w (%v)", ErrCardRemoved, se)
+	case scard.ErrUnknownReader, scard.ErrReaderUnavailable, scard.ErrNoReadersAvailable, scard.ErrReaderUnsupported:
+		return fmt.Errorf("%w (%v)", ErrReaderGone, se)
+	case scard.ErrNoService, scard.ErrServiceStopped, scard.ErrInvalidHandle, scard.ErrShutdown:
+		return fmt.Errorf("%w (%v)", ErrServiceGone, se)
+	}
+	return err
+}
+
+// WaitForCard blocks until a card is present in the reader (or ctx ends) and returns its ATR.
+func (s *Station) WaitForCard(ctx context.Context) ([]byte, error) {
+	atr, err := s.waitForCard(ctx)
+	s.drop(err)
+	return atr, err
+}
+
+func (s *Station) waitForCard(ctx context.Context) ([]byte, error) {
+	c, err := s.context()
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.Cancel() })
+	defer stop()
+	rs := []scard.ReaderState{{Reader: s.reader, CurrentState: scard.StateUnaware}}
+	for {
+		if err := c.GetStatusChange(rs, -1); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("wait for card in %q: %w", s.reader, classify(err))
+		}
+		st := rs[0].EventState
+		if st&(scard.StateUnknown|scard.StateUnavailable) != 0 {
+			return nil, fmt.Errorf("wait for card in %q: %w", s.reader, ErrReaderGone)
+		}
+		if st&scard.StatePresent != 0 && st&scard.StateMute == 0 {
+			return rs[0].Atr, nil
+		}
+		rs[0].CurrentState = st &^ scard.StateChanged
+	}
+}
+
+// WaitForRemoval blocks until the reader's slot is empty (or ctx ends).
+func (s *Station) WaitForRemoval(ctx context.Context) error {
+	c, err := s.context()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.Cancel() })
+	defer stop()
+	rs := []scard.ReaderState{{Reader: s.reader, CurrentState: scard.StateUnaware}}
+	for {
+		if err := c.GetStatusChange(rs, -1); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			err = classify(err)
+			s.drop(err)
+			return fmt.Errorf("wait for removal from %q: %w", s.reader, err)
+		}
+		if rs[0].EventState&scard.StateEmpty != 0 {
+			return nil
+		}
+		rs[0].CurrentState = rs[0].EventState &^ scard.StateChanged
+	}
+}
+
+// IsMifare4K reports whether atr is that of a MIFARE Classic 4K behind a PC/SC Part 3 reader
+// (RID A0 00 00 03 06, card name 00 02).
+func IsMifare4K(atr []byte) bool {
+	if len(atr) < 15 || atr[4] != 0x80 || atr[5] != 0x4F {
+		return false
+	}
+	return bytes.Equal(atr[7:12], []byte{0xA0, 0x00, 0x00, 0x03, 0x06}) && atr[13] == 0x00 && atr[14] == 0x02
+}
+
+// connect waits for a card, checks its type and connects to it exclusively.
+func (s *Station) connect(ctx context.Context) (*scard.Card, error) {
+	atr, err := s.waitForCard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !IsMifare4K(atr) {
+		return nil, fmt.Errorf("ATR % X: %w", atr, ErrWrongCardType)
+	}
+	c, err := s.context()
+	if err != nil {
+		return nil, err
+	}
+	card, err := c.Connect(s.reader, scard.ShareExclusive, scard.ProtocolAny)
+	if err != nil {
+		return nil, fmt.Errorf("connect to card in %q: %w", s.reader, classify(err))
+	}
+	return card, nil
+}
+
+// pcscCard adapts a connected card and classifies transmit errors: a failed exchange is checked
+// against the card's status to tell removal from a broken service.
+type pcscCard struct{ card *scard.Card }
+
+func (p pcscCard) Transmit(apdu []byte) ([]byte, error) {
+	r, err := p.card.Transmit(apdu)
+	if err == nil && len(r) >= 2 {
+		return r, nil
+	}
+	if err == nil {
+		err = fmt.Errorf("card answered %d bytes", len(r)) // vpcd's answer when the card vanished
+	}
+	cerr := classify(err)
+	if errors.Is(cerr, ErrCardRemoved) || errors.Is(cerr, ErrServiceGone) || errors.Is(cerr, ErrReaderGone) {
+		return nil, cerr
+	}
+	// A card torn from the field mid-APDU first shows as a failed exchange; the reader notices the
+	// empty slot at its next poll (pcscd polls every 400 ms), so ask the status for a while.
+	for i := 0; i < 12; i++ {
+		if _, serr := p.card.Status(); serr != nil {
+			return nil, fmt.Errorf("exchange failed (%v): %w", err, classify(serr))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("exchange with card failed: %w", err)
+}
+
+// Encode waits for a card in the reader, checks it is a MIFARE Classic 4K, writes r, reads every
+// written block back with the read keys and verifies bytes and signature. It returns the chip's
+// UID, which production records against the card number.
+func (s *Station) Encode(ctx context.Context, r Record, opt EncodeOptions) (EncodeResult, error) {
+	start := time.Now()
+	res, err := s.encode(ctx, r, opt)
+	s.drop(err)
+	if err != nil {
+		return res, fmt.Errorf("encode card %s: %w", r.CardNumber, err)
+	}
+	s.log.Info("chip encoded", "card", r.CardNumber, "uid", fmt.Sprintf("%X", res.UID), "apdus", res.APDUs, "reused", res.Reused, "took", time.Since(start))
+	return res, nil
+}
+
+func (s *Station) encode(ctx context.Context, r Record, opt EncodeOptions) (EncodeResult, error) {
+	if err := r.Validate(); err != nil {
+		return EncodeResult{}, err
+	}
+	card, err := s.connect(ctx)
+	if err != nil {
+		return EncodeResult{}, err
+	}
+	defer card.Disconnect(scard.LeaveCard)
+	return encodeCard(pcscCard{card}, r, s.keys, opt)
+}
+
+// ReadResult is a card as a field reader sees it.
+type ReadResult struct {
+	UID    []byte
+	ATR    []byte
+	Record ParsedRecord
+	APDUs  int
+}
+
+// ReadCard waits for a card in the named reader and reads and verifies its industry coding as an
+// access system would, with only the read key and the public keys.
+func ReadCard(ctx context.Context, reader string, v Verifier) (ReadResult, error) {
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return ReadResult{}, fmt.Errorf("read card: establish PC/SC context: %w", classify(err))
+	}
+	defer c.Release()
+	st := &Station{reader: reader, ctx: c, log: slog.New(slog.DiscardHandler)}
+	card, err := st.connect(ctx)
+	if err != nil {
+		return ReadResult{}, fmt.Errorf("read card: %w", err)
+	}
+	defer card.Disconnect(scard.LeaveCard)
+	return readCard(pcscCard{card}, v)
+}
+
+func readCard(tx Transmitter, v Verifier) (ReadResult, error) {
+	sess := newSession(tx)
+	uid, err := sess.uid()
+	if err != nil {
+		return ReadResult{}, fmt.Errorf("read card: %w", err)
+	}
+	res := ReadResult{UID: uid}
+	res.Record, err = readApplication(sess, uid, v, true)
+	res.APDUs = sess.apdus
+	if err != nil {
+		return res, fmt.Errorf("read card UID % X: %w", uid, err)
+	}
+	return res, nil
+}
+
+// ListReaders lists the PC/SC readers that pcscd knows.
+func ListReaders(ctx context.Context) ([]string, error) {
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return nil, fmt.Errorf("list readers: %w", classify(err))
+	}
+	defer c.Release()
+	rs, err := c.ListReaders()
+	if errors.Is(err, scard.ErrNoReadersAvailable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list readers: %w", classify(err))
+	}
+	return rs, nil
+}

@@ -1,0 +1,204 @@
+package encoder_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"cardline/encoder"
+	"cardline/internal/testsupport"
+)
+
+// One private pcscd for the binary: libpcsclite reads PCSCLITE_CSOCK_NAME once per process.
+var pcscd *testsupport.PCSCD
+
+func TestMain(m *testing.M) {
+	pcscd = testsupport.StartPCSCD()
+	code := m.Run()
+	pcscd.Stop()
+	os.Exit(code)
+}
+
+func record(cardNumber string) encoder.Record {
+	return encoder.Record{
+		GivenName:  "Jūratė Małgorzata",
+		FamilyName: "Žemaitytė-Świątkowska",
+		BirthDate:  time.Date(1985, 2, 28, 0, 0, 0, 0, time.UTC),
+		Gender:     "F",
+		OrgNumber:  "923609016",
+		OrgName:    "Renhold og Rør Østlandet AS",
+		CardNumber: cardNumber,
+		Expiry:     time.Date(2028, 11, 23, 0, 0, 0, 0, time.UTC),
+		CardType:   "cleaning",
+	}
+}
+
+// rig is one vpcd slot with a station on it. Every test uses slot 0 of the shared pcscd, so
+// tests of this binary run one after the other (no t.Parallel).
+type rig struct {
+	d      *encoder.PCSCD
+	slot   *encoder.VirtualReader
+	st     *encoder.Station
+	keys   encoder.Keys
+	cancel context.CancelFunc
+	ctx    context.Context
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	d := pcscd.Need(t)
+	keys := encoder.DevKeys()
+	st, err := encoder.NewStation(encoder.VirtualReader0, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	r := &rig{d: d, slot: encoder.NewVirtualReader(d.VPCDAddr(0), nil), st: st, keys: keys, ctx: ctx, cancel: cancel}
+	t.Cleanup(func() {
+		r.slot.Remove()
+		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = st.WaitForRemoval(wctx)
+		wcancel()
+		_ = st.Close()
+		cancel()
+	})
+	return r
+}
+
+// insert swaps the card in the slot and waits until the reader has seen the old one leave.
+func (r *rig) insert(t *testing.T, c *encoder.VirtualCard) *encoder.VirtualCard {
+	t.Helper()
+	r.slot.Remove()
+	if err := r.st.WaitForRemoval(r.ctx); err != nil {
+		t.Fatalf("wait for removal: %v", err)
+	}
+	r.slot.Insert(c)
+	return c
+}
+
+func (r *rig) blank(t *testing.T, f encoder.Faults) *encoder.VirtualCard {
+	return r.insert(t, encoder.NewBlankCard(r.slot.NewUID(), f))
+}
+
+func TestEncodeAndReadThroughPCSCD(t *testing.T) {
+	r := newRig(t)
+	long := strings.Repeat("Ąžuolė-Øyvindsdóttir ", 5)
+	for _, rec := range []encoder.Record{record("1000000017"), func() encoder.Record {
+		x := record("1000000025")
+		x.GivenName, x.FamilyName, x.OrgName = long, long, long+"Ł"
+		return x
+	}()} {
+		card := r.blank(t, encoder.Faults{})
+		res, err := r.st.Encode(r.ctx, rec, encoder.EncodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(res.UID) != string(card.UID()) {
+			t.Errorf("UID % X, card has % X", res.UID, card.UID())
+		}
+		got, err := encoder.ReadCard(r.ctx, encoder.VirtualReader0, r.keys.Verifier())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Record.Verified || got.Record.CardNumber != rec.CardNumber || got.Record.FamilyName != rec.FamilyName || got.Record.OrgName != rec.OrgName {
+			t.Errorf("read back %+v", got.Record)
+		}
+		t.Logf("card %s: %d APDUs to encode and verify, %d to read", rec.CardNumber, res.APDUs, got.APDUs)
+	}
+	readers, err := encoder.ListReaders(r.ctx)
+	if err != nil || len(readers) != 2 || readers[0] != encoder.VirtualReader0 {
+		t.Errorf("readers %q %v", readers, err)
+	}
+}
+
+func TestFailureClassesThroughPCSCD(t *testing.T) {
+	r := newRig(t)
+	wrong := encoder.Key{0x11, 0x22, 0x33, 0x44, 0x55, 0x66}
+	for _, c := range []struct {
+		name   string
+		faults encoder.Faults
+		want   error
+	}{
+		{"card removed mid-write", encoder.Faults{TearAfterWrites: 12}, encoder.ErrCardRemoved},
+		{"unknown transport keys (63 00)", encoder.Faults{TransportKey: &wrong}, encoder.ErrWrongKeys},
+		{"write reports success but does not stick", encoder.Faults{LoseWrite: 7}, encoder.ErrWriteNotStuck},
+		{"wrong card type (MIFARE Classic 1K)", encoder.Faults{ATR: encoder.ATR1K()}, encoder.ErrWrongCardType},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r.blank(t, c.faults)
+			_, err := r.st.Encode(r.ctx, record("1000000017"), encoder.EncodeOptions{})
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			t.Logf("%v", err)
+		})
+	}
+}
+
+func TestAlreadyEncodedThroughPCSCD(t *testing.T) {
+	r := newRig(t)
+	card := r.blank(t, encoder.Faults{})
+	if _, err := r.st.Encode(r.ctx, record("1000000017"), encoder.EncodeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The same chip comes back (a reject fed again): another card number is refused...
+	r.insert(t, card)
+	_, err := r.st.Encode(r.ctx, record("1000000025"), encoder.EncodeOptions{})
+	var ae *encoder.AlreadyEncodedError
+	if !errors.As(err, &ae) || ae.CardNumber != "1000000017" {
+		t.Fatalf("got %v, want already encoded with 1000000017", err)
+	}
+	// ...unless the operator marked it as a reject being re-used.
+	res, err := r.st.Encode(r.ctx, record("1000000025"), encoder.EncodeOptions{ReuseReject: true})
+	if err != nil || !res.Reused {
+		t.Fatalf("re-use: %+v %v", res, err)
+	}
+	got, err := encoder.ReadCard(r.ctx, encoder.VirtualReader0, r.keys.Verifier())
+	if err != nil || got.Record.CardNumber != "1000000025" {
+		t.Fatalf("after re-use: %v %v", got.Record.CardNumber, err)
+	}
+}
+
+func TestReaderGone(t *testing.T) {
+	r := newRig(t)
+	st, err := encoder.NewStation("Virtual PCD 00 07", r.keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Encode(r.ctx, record("1000000017"), encoder.EncodeOptions{}); !errors.Is(err, encoder.ErrReaderGone) {
+		t.Fatalf("unknown reader: got %v", err)
+	}
+}
+
+// TestPCSCDRestarted kills the daemon mid-production and starts it again: the station fails fast
+// with ErrServiceGone (no hang), then works on the same card once pcscd is back.
+func TestPCSCDRestarted(t *testing.T) {
+	r := newRig(t)
+	r.blank(t, encoder.Faults{})
+	if _, err := r.st.Encode(r.ctx, record("1000000017"), encoder.EncodeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r.d.Kill()
+	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := r.st.Encode(ctx, record("1000000017"), encoder.EncodeOptions{}); !errors.Is(err, encoder.ErrServiceGone) {
+		t.Fatalf("with pcscd dead: got %v, want ErrServiceGone", err)
+	}
+	if _, err := encoder.ListReaders(ctx); !errors.Is(err, encoder.ErrServiceGone) {
+		t.Fatalf("list readers with pcscd dead: %v", err)
+	}
+	if err := r.d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.st.Encode(ctx, record("1000000017"), encoder.EncodeOptions{})
+	if err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	if string(res.UID) != string(r.slot.Card().UID()) {
+		t.Errorf("after restart: UID % X", res.UID)
+	}
+}
