@@ -45,3 +45,22 @@ func TestLabelIDs(t *testing.T) {
 		t.Errorf("NewBatchID = %s", b)
 	}
 }
+
+// FuzzParseEnvelopeID: whatever a scanner sends, parsing never panics, and an accepted id is
+// exactly the one NewEnvelopeID makes for its card and sequence.
+func FuzzParseEnvelopeID(f *testing.F) {
+	for _, s := range []string{"E123456789707", "E100000001601", "P123456789707", "E123456789700", "E1234567897070", "", "E", "EÆ23456789707"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseEnvelopeID(s)
+		if err != nil {
+			return
+		}
+		seq := int(s[11]-'0')*10 + int(s[12]-'0')
+		again, err := NewEnvelopeID(id.Card(), seq)
+		if err != nil || again != id || string(id) != s {
+			t.Fatalf("ParseEnvelopeID(%q) = %q; NewEnvelopeID(%s, %d) = %q, %v", s, id, id.Card(), seq, again, err)
+		}
+	})
+}

@@ -20,7 +20,7 @@ func testBatch(t testing.TB) Batch {
 		{OrderID: "A-3", Deadline: time.Date(2026, 11, 27, 0, 0, 0, 0, z), Address: tromso,
 			Cards: []CardToShip{{Number: "1000000040", State: CardReady}}, Accessories: []Accessory{{SKU: "cardholder", Quantity: 1}}},
 		{OrderID: "A-1", Deadline: time.Date(2026, 11, 27, 0, 0, 0, 0, z), Address: oslo0155,
-			Cards: []CardToShip{{Number: "1000000016", State: CardReady}, {Number: "1000000024", State: CardReady}},
+			Cards:       []CardToShip{{Number: "1000000016", State: CardReady}, {Number: "1000000024", State: CardReady}},
 			Accessories: []Accessory{{SKU: "cardholder", Quantity: 2}}},
 		{OrderID: "A-2", Deadline: time.Date(2026, 11, 27, 0, 0, 0, 0, z), Address: oslo0155,
 			Cards: []CardToShip{{Number: "1000000032", State: CardReady}}},

@@ -2,9 +2,13 @@ package shipping
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"cardline/printer"
 )
 
 // fakeCards reads a card number from the path of a status URL (signature checking is the printer
@@ -63,5 +67,45 @@ func TestMatchEnvelope(t *testing.T) {
 				t.Errorf("mismatch error = %v, want %v", errors.As(err, &me), tc.mismatch)
 			}
 		})
+	}
+}
+
+// signedQR identifies cards through the printer package's real signed status URLs, as the scan
+// command will.
+type signedQR struct{ pub ed25519.PublicKey }
+
+func (s signedQR) CardFromQR(_ context.Context, payload string) (string, error) {
+	n, _, err := printer.VerifyStatusURL(s.pub, payload)
+	return n, err
+}
+
+func (s signedQR) CardFromChipUID(context.Context, string) (string, error) {
+	return "", errors.New("no chip records here")
+}
+
+func TestMatchEnvelopeSignedQR(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry := time.Date(2028, 11, 22, 0, 0, 0, 0, time.UTC)
+	qr := func(card string) string {
+		u, err := printer.StatusURL("https://status.example/k", key, card, expiry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	ctx := context.Background()
+	if card, err := MatchEnvelope(ctx, "E123456789701", qr("1234567897"), signedQR{pub}); err != nil || card != "1234567897" {
+		t.Errorf("right card: %q, %v", card, err)
+	}
+	if _, err := MatchEnvelope(ctx, "E123456789701", qr("1000000016"), signedQR{pub}); !errors.Is(err, ErrMismatch) {
+		t.Errorf("other card: err = %v, want a mismatch", err)
+	}
+	// A QR altered to name the envelope's card fails its signature: not a match, and not a mismatch.
+	forged := strings.Replace(qr("1000000016"), "1000000016", "1234567897", 1)
+	if _, err := MatchEnvelope(ctx, "E123456789701", forged, signedQR{pub}); err == nil || errors.Is(err, ErrMismatch) || !errors.Is(err, printer.ErrBadStatusURL) {
+		t.Errorf("forged QR: err = %v, want the printer's bad status URL", err)
 	}
 }
