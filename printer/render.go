@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	xdraw "golang.org/x/image/draw"
 )
 
 // Card geometry. A face is an ID-1 (CR80) card, 85.60 × 53.98 mm, at 300 dpi: 1011 × 638
@@ -247,23 +245,6 @@ func drawQR(img *image.RGBA, box image.Rectangle, mods [][]bool) {
 			}
 		}
 	}
-}
-
-// drawPhoto crops the photo to the box's aspect around its centre (a little above it, where the
-// face is in a passport-style portrait) and scales it into the box: never stretched.
-func drawPhoto(img *image.RGBA, box image.Rectangle, photo image.Image) {
-	sb := photo.Bounds()
-	bw, bh := box.Dx(), box.Dy()
-	cw, ch := sb.Dx(), sb.Dy()
-	if cw*bh > ch*bw { // photo wider than the box: cut the sides
-		cw = ch * bw / bh
-	} else { // taller: cut top and bottom, keeping more of the top
-		ch = cw * bh / bw
-	}
-	x0 := sb.Min.X + (sb.Dx()-cw)/2
-	y0 := sb.Min.Y + (sb.Dy()-ch)*2/5
-	crop := image.Rect(x0, y0, x0+cw, y0+ch)
-	xdraw.BiLinear.Scale(img, box, photo, crop, xdraw.Src, nil)
 }
 
 // date prints a calendar date the Norwegian way.

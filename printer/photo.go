@@ -1,0 +1,93 @@
+package printer
+
+import (
+	"image"
+	"image/color"
+	"image/draw"
+)
+
+// drawPhoto crops the photo to the box's aspect (cutting the sides of a wide photo, or the top and
+// bottom of a tall one, keeping more of the top, where a portrait's face is) and scales the crop
+// into the box: never stretched.
+func drawPhoto(img *image.RGBA, box image.Rectangle, photo image.Image) {
+	sb := photo.Bounds()
+	bw, bh := box.Dx(), box.Dy()
+	cw, ch := sb.Dx(), sb.Dy()
+	if cw*bh > ch*bw {
+		cw = ch * bw / bh
+	} else {
+		ch = cw * bh / bw
+	}
+	x0 := sb.Min.X + (sb.Dx()-cw)/2
+	y0 := sb.Min.Y + (sb.Dy()-ch)*2/5
+	scaleArea(img, box, photo, image.Rect(x0, y0, x0+cw, y0+ch))
+}
+
+// scaleArea draws the source rectangle sr into dr, each destination pixel the mean of the source
+// pixels under it (a box filter): sharp and alias-free when shrinking a stored photo to the
+// photo box, the only direction that matters here (intake keeps photos at least box-sized; a
+// smaller one is enlarged by repeating pixels). It reads JPEG's YCbCr and RGBA directly and is
+// several times faster than x/image/draw's kernels, which cost more than the rest of a card.
+func scaleArea(dst *image.RGBA, dr image.Rectangle, src image.Image, sr image.Rectangle) {
+	dr = dr.Intersect(dst.Bounds())
+	sr = sr.Intersect(src.Bounds())
+	if dr.Empty() || sr.Empty() {
+		return
+	}
+	x0, x1 := spans(sr.Min.X, sr.Dx(), dr.Dx())
+	y0, y1 := spans(sr.Min.Y, sr.Dy(), dr.Dy())
+	switch s := src.(type) {
+	case *image.YCbCr:
+		for j := 0; j < dr.Dy(); j++ {
+			out := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+j):]
+			for i := 0; i < dr.Dx(); i++ {
+				var sy, scb, scr, n int
+				for y := y0[j]; y < y1[j]; y++ {
+					for x := x0[i]; x < x1[i]; x++ {
+						sy += int(s.Y[s.YOffset(x, y)])
+						c := s.COffset(x, y)
+						scb += int(s.Cb[c])
+						scr += int(s.Cr[c])
+						n++
+					}
+				}
+				r, g, b := color.YCbCrToRGB(uint8(sy/n), uint8(scb/n), uint8(scr/n))
+				out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = r, g, b, 0xff
+			}
+		}
+	case *image.RGBA:
+		for j := 0; j < dr.Dy(); j++ {
+			out := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+j):]
+			for i := 0; i < dr.Dx(); i++ {
+				var r, g, b, n int
+				for y := y0[j]; y < y1[j]; y++ {
+					row := s.Pix[s.PixOffset(x0[i], y):s.PixOffset(x1[i], y)]
+					for k := 0; k+3 < len(row); k += 4 {
+						r += int(row[k])
+						g += int(row[k+1])
+						b += int(row[k+2])
+						n++
+					}
+				}
+				out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = uint8(r/n), uint8(g/n), uint8(b/n), 0xff
+			}
+		}
+	default:
+		// Anything else (NRGBA from a PNG, grey …) is converted once, over white, then scaled.
+		tmp := image.NewRGBA(sr)
+		draw.Draw(tmp, sr, image.NewUniform(color.White), image.Point{}, draw.Src)
+		draw.Draw(tmp, sr, src, sr.Min, draw.Over)
+		scaleArea(dst, dr, tmp, sr)
+	}
+}
+
+// spans maps each of d destination pixels to the source pixels [lo, hi) under it, out of n
+// source pixels starting at off. Every range holds at least one pixel.
+func spans(off, n, d int) (lo, hi []int) {
+	lo, hi = make([]int, d), make([]int, d)
+	for i := range d {
+		lo[i] = off + i*n/d
+		hi[i] = max(off+(i+1)*n/d, lo[i]+1)
+	}
+	return lo, hi
+}

@@ -1,0 +1,149 @@
+package printer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"math/rand/v2"
+	"testing"
+)
+
+// decodeRaster is an independent reading of PWG Raster for the tests: it returns each page's
+// header and its pixels (packed RGB, page orientation).
+func decodeRaster(data []byte) (headers [][]byte, pages [][]byte, err error) {
+	if !bytes.HasPrefix(data, []byte("RaS2")) {
+		return nil, nil, fmt.Errorf("no RaS2 sync word")
+	}
+	data = data[4:]
+	for len(data) > 0 {
+		if len(data) < pwgHeaderSize {
+			return nil, nil, fmt.Errorf("short header")
+		}
+		h := data[:pwgHeaderSize]
+		data = data[pwgHeaderSize:]
+		w := int(binary.BigEndian.Uint32(h[372:]))
+		hgt := int(binary.BigEndian.Uint32(h[376:]))
+		bpl := int(binary.BigEndian.Uint32(h[392:]))
+		if bpl != 3*w || w <= 0 || hgt <= 0 || w*hgt > 1<<24 {
+			return nil, nil, fmt.Errorf("bad geometry %d×%d, %d bytes per line", w, hgt, bpl)
+		}
+		page := make([]byte, 0, bpl*hgt)
+		for y := 0; y < hgt; {
+			if len(data) < 1 {
+				return nil, nil, fmt.Errorf("truncated at line %d", y)
+			}
+			rep := int(data[0]) + 1
+			data = data[1:]
+			line := make([]byte, 0, bpl)
+			for len(line) < bpl {
+				if len(data) < 1 {
+					return nil, nil, fmt.Errorf("truncated in line %d", y)
+				}
+				c := int(data[0])
+				data = data[1:]
+				switch {
+				case c < 128:
+					if len(data) < 3 {
+						return nil, nil, fmt.Errorf("truncated run")
+					}
+					for k := 0; k <= c; k++ {
+						line = append(line, data[:3]...)
+					}
+					data = data[3:]
+				case c == 128:
+					return nil, nil, fmt.Errorf("reserved code 128")
+				default:
+					n := 257 - c
+					if len(data) < 3*n {
+						return nil, nil, fmt.Errorf("truncated literal")
+					}
+					line = append(line, data[:3*n]...)
+					data = data[3*n:]
+				}
+			}
+			if len(line) != bpl {
+				return nil, nil, fmt.Errorf("line %d overflows: %d bytes", y, len(line))
+			}
+			for k := 0; k < rep && y < hgt; k++ {
+				page = append(page, line...)
+				y++
+			}
+		}
+		headers = append(headers, h)
+		pages = append(pages, page)
+	}
+	return headers, pages, nil
+}
+
+func TestEncodeRasterRoundTrip(t *testing.T) {
+	front, back := testFaces(t, SampleFace(Transport))
+	var buf bytes.Buffer
+	if err := EncodeRaster(&buf, RasterOptions{MediaName: "om_cr80_53.98x85.6mm", Duplex: true}, front, back); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > 3*FaceWidth*FaceHeight { // both pages uncompressed would be 2× this
+		t.Errorf("raster is %d bytes: run-length coding is not working", buf.Len())
+	}
+	hs, pages, err := decodeRaster(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pages) != 2 {
+		t.Fatalf("%d pages, want 2", len(pages))
+	}
+	for i, face := range []*image.RGBA{front, back} {
+		h := hs[i]
+		u := func(off int) uint32 { return binary.BigEndian.Uint32(h[off:]) }
+		if u(372) != 638 || u(376) != 1011 || u(276) != 300 || u(400) != 19 || u(452) != 2 || u(272) != 1 || u(352) != 153 || u(356) != 243 {
+			t.Errorf("page %d header: width %d height %d dpi %d colour space %d pages %d duplex %d size %d×%d pt", i+1, u(372), u(376), u(276), u(400), u(452), u(272), u(352), u(356))
+		}
+		if got := string(bytes.TrimRight(h[1732:1796], "\x00")); got != "om_cr80_53.98x85.6mm" {
+			t.Errorf("page %d PageSizeName %q", i+1, got)
+		}
+		// Face pixel (x, y) is page pixel (637-y, x).
+		for _, p := range []image.Point{{0, 0}, {1010, 0}, {0, 637}, {1010, 637}, {500, 300}, {123, 456}} {
+			c := face.RGBAAt(p.X, p.Y)
+			o := 3 * (p.X*pageWidth + pageWidth - 1 - p.Y)
+			if got := pages[i][o : o+3]; got[0] != c.R || got[1] != c.G || got[2] != c.B {
+				t.Errorf("page %d: face pixel %v is %v on the page, want %v", i+1, p, got, c)
+			}
+		}
+	}
+}
+
+// FuzzPackLine checks that any line survives PWG's run-length code.
+func FuzzPackLine(f *testing.F) {
+	f.Add([]byte{1, 2, 3}, uint8(0))
+	f.Add(bytes.Repeat([]byte{9, 9, 9}, 300), uint8(3))
+	f.Add([]byte("abcabcabcxyzxyzqqqqqqrstrst"), uint8(7))
+	f.Fuzz(func(t *testing.T, seed []byte, mode uint8) {
+		n := 1 + len(seed)%400
+		line := make([]byte, 3*n)
+		rng := rand.New(rand.NewPCG(uint64(len(seed)), uint64(mode)))
+		for i := 0; i < n; i++ {
+			if i > 0 && rng.IntN(8) < int(mode%8) { // runs, as often as mode says
+				copy(line[3*i:], line[3*i-3:3*i])
+				continue
+			}
+			for k := 0; k < 3; k++ {
+				if len(seed) > 0 {
+					line[3*i+k] = seed[(3*i+k)%len(seed)]
+				}
+			}
+		}
+		packed := append([]byte{0}, packLine(nil, line)...)
+		h := pwgHeader(RasterOptions{}, 1)
+		binary.BigEndian.PutUint32(h[372:], uint32(n))
+		binary.BigEndian.PutUint32(h[376:], 1)
+		binary.BigEndian.PutUint32(h[392:], uint32(3*n))
+		doc := append(append([]byte("RaS2"), h...), packed...)
+		_, pages, err := decodeRaster(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(pages[0], line) {
+			t.Fatalf("line changed:\n got %v\nwant %v", pages[0], line)
+		}
+	})
+}
