@@ -202,3 +202,39 @@ func TestPCSCDRestarted(t *testing.T) {
 		t.Errorf("after restart: UID % X", res.UID)
 	}
 }
+
+// BenchmarkEncodeThroughPCSCD is the wall time of one card through pcscd + vpcd: connect, encode,
+// full read-back and signature check. Card changes (up to 0.4 s of pcscd polling each) are not
+// timed. Run with -benchtime=20x: each iteration waits for a card change.
+func BenchmarkEncodeThroughPCSCD(b *testing.B) {
+	d := pcscd.Need(b)
+	keys := encoder.DevKeys()
+	st, err := encoder.NewStation(encoder.VirtualReader0, keys, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	slot := encoder.NewVirtualReader(d.VPCDAddr(0), nil)
+	defer slot.Remove()
+	ctx := context.Background()
+	apdus := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		slot.Remove()
+		if err := st.WaitForRemoval(ctx); err != nil {
+			b.Fatal(err)
+		}
+		slot.InsertBlank(encoder.Faults{})
+		if _, err := st.WaitForCard(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := st.Encode(ctx, record("1000000017"), encoder.EncodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		apdus = res.APDUs
+	}
+	b.ReportMetric(float64(apdus), "APDUs/card")
+}
