@@ -2,7 +2,7 @@
 // order leaves within its deadline. Each card goes in its own envelope to the order's delivery
 // address; an order's accessories (card holders) go in one parcel of their own. Envelopes and
 // parcels due at the next post pickup form one batch, sorted by postal code; each gets a label
-// (PDF for office printers, ZPL for Zebra label printers) whose Code 128 id ties it to the card
+// (PDF on 4 × 6 in pages or four to an A4 sheet, and ZPL for Zebra label printers) whose Code 128 id ties it to the card
 // inside, and the batch gets a manifest for the post (PDF and CSV). At packing, the envelope's
 // barcode and the card's QR code or chip UID must name the same card.
 //
@@ -25,5 +25,5 @@
 //     envelope ids, deadline met or not per order (Envelope.Late);
 //   - printing labels over the printer package's IPP client to a label queue, tested against
 //     ippeveprinter with 4 × 6 in media, byte for byte;
-//   - an A4 sheet of labels for office printers without 4 × 6 media; the carrier letter.
+//   - the carrier letter that goes in each envelope with the card.
 package shipping

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -221,4 +222,56 @@ func pixelDiff(t *testing.T, a, b []byte) float64 {
 		}
 	}
 	return float64(diff) / float64(n)
+}
+
+// TestLabelsPDFSheet: four labels to an A4 page, every barcode still decodes at its 97 % scale.
+func TestLabelsPDFSheet(t *testing.T) {
+	qpdf := testsupport.Need(t, "qpdf")
+	pdftoppm := testsupport.Need(t, "pdftoppm")
+	pdfinfo := testsupport.Need(t, "pdfinfo")
+	zbarimg := testsupport.Need(t, "zbarimg")
+
+	l := newTestLabeler(t)
+	var labels []Label
+	for i := range 5 {
+		lb := sampleLabels()[i%2]
+		id, err := NewEnvelopeID("1234567897", i+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lb.ID = string(id)
+		labels = append(labels, lb)
+	}
+	dir := t.TempDir()
+	pdf := filepath.Join(dir, "sheet.pdf")
+	var buf bytes.Buffer
+	if err := l.WritePDFSheet(&buf, labels); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pdf, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(qpdf, "--check", pdf).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf --check: %v\n%s", err, out)
+	}
+	info, _ := exec.Command(pdfinfo, pdf).Output()
+	if got := strings.Join(strings.Fields(string(info)), " "); !strings.Contains(got, "Pages: 2") || !strings.Contains(got, "(A4)") {
+		t.Errorf("pdfinfo: want 2 A4 pages:\n%s", got)
+	}
+	if out, err := exec.Command(pdftoppm, "-r", "200", "-gray", "-png", pdf, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	var got []string
+	for _, page := range []string{"page-1.png", "page-2.png"} {
+		out, _ := exec.Command(zbarimg, "-q", "--raw", filepath.Join(dir, page)).Output()
+		got = append(got, strings.Fields(string(out))...)
+	}
+	slices.Sort(got)
+	var want []string
+	for _, lb := range labels {
+		want = append(want, lb.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("barcodes decoded %v, want %v", got, want)
+	}
 }

@@ -11,15 +11,37 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 )
 
-// WritePDF renders labels as a PDF of 4 × 6 in pages, one label a page, for office and label
-// printers alike. Every label is laid out first; if any cannot be printed whole, nothing is
-// written and the error names each label and field.
+// WritePDF renders labels as a PDF of 4 × 6 in pages, one label a page, for label printers and
+// office printers with 4 × 6 media. Every label is laid out first; if any cannot be printed whole,
+// nothing is written and the error names each label and field.
 func (l *Labeler) WritePDF(w io.Writer, labels []Label) error {
+	return l.writePDF(w, labels, false)
+}
+
+// WritePDFSheet renders labels four to an A4 page (each in an A6 quarter, scaled to 97.4 % to fit
+// its height, with cut lines between them) for office printers with plain paper or A6 label
+// sheets. Like WritePDF, it writes nothing if any label cannot be printed whole.
+func (l *Labeler) WritePDFSheet(w io.Writer, labels []Label) error {
+	return l.writePDF(w, labels, true)
+}
+
+// The A4 sheet: four A6 cells.
+const (
+	sheetW, sheetH = 210.0, 297.0
+	cellW, cellH   = sheetW / 2, sheetH / 2
+	sheetScale     = cellH / labelH
+)
+
+func (l *Labeler) writePDF(w io.Writer, labels []Label, sheet bool) error {
 	layouts, err := l.layoutAll(labels)
 	if err != nil {
 		return err
 	}
-	pdf := fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: fpdf.SizeType{Wd: labelW, Ht: labelH}})
+	size := fpdf.SizeType{Wd: labelW, Ht: labelH}
+	if sheet {
+		size = fpdf.SizeType{Wd: sheetW, Ht: sheetH}
+	}
+	pdf := fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: size})
 	pdf.SetMargins(0, 0, 0)
 	pdf.SetAutoPageBreak(false, 0)
 	pdf.SetTitle("Shipping labels", true)
@@ -27,48 +49,71 @@ func (l *Labeler) WritePDF(w io.Writer, labels []Label) error {
 	pdf.SetLang("nb-NO")
 	pdf.AddUTF8FontFromBytes("go", "", l.regular.ttf)
 	pdf.AddUTF8FontFromBytes("go", "B", l.bold.ttf)
-	pdf.SetFillColor(0, 0, 0)
-	pdf.SetDrawColor(0, 0, 0)
-	for _, lo := range layouts {
-		pdf.AddPage()
-		for _, b := range lo.boxes {
-			if b.Line > 0 {
-				pdf.SetLineWidth(b.Line)
-				pdf.Rect(b.X+b.Line/2, b.Y+b.Line/2, b.W-b.Line, b.H-b.Line, "D")
-			} else {
-				pdf.Rect(b.X, b.Y, b.W, b.H, "F")
-			}
+	for i, lo := range layouts {
+		if !sheet {
+			pdf.AddPage()
+			drawLabel(pdf, lo)
+			continue
 		}
-		for _, r := range lo.runs {
-			style := ""
-			if r.Bold {
-				style = "B"
-			}
-			pdf.SetFont("go", style, r.Size)
-			x := r.X
-			if r.W > 0 {
-				x += (r.W - pdf.GetStringWidth(r.Text)) / 2
-			}
-			pdf.Text(x, r.Y+baseline(r.Size), r.Text)
+		cell := i % 4
+		if cell == 0 {
+			pdf.AddPage()
+			pdf.SetDrawColor(160, 160, 160)
+			pdf.SetLineWidth(0.2)
+			pdf.SetDashPattern([]float64{2, 2}, 0)
+			pdf.Line(cellW, 0, cellW, sheetH)
+			pdf.Line(0, cellH, sheetW, cellH)
+			pdf.SetDashPattern(nil, 0)
 		}
-		// Bars as vector rectangles, one per run of dark modules: sharp at any printer resolution.
-		for i := 0; i < len(lo.modules); {
-			if !lo.modules[i] {
-				i++
-				continue
-			}
-			j := i
-			for j < len(lo.modules) && lo.modules[j] {
-				j++
-			}
-			pdf.Rect(lo.codeX+float64(i)*lo.module, lo.codeY, float64(j-i)*lo.module, lo.codeH, "F")
-			i = j
-		}
+		pdf.TransformBegin()
+		pdf.TransformTranslate(float64(cell%2)*cellW+(cellW-labelW*sheetScale)/2, float64(cell/2)*cellH)
+		pdf.TransformScale(100*sheetScale, 100*sheetScale, 0, 0)
+		drawLabel(pdf, lo)
+		pdf.TransformEnd()
 	}
 	if err := pdf.Output(w); err != nil {
 		return fmt.Errorf("write label PDF: %w", err)
 	}
 	return nil
+}
+
+// drawLabel draws one laid-out label with its top-left corner at the origin.
+func drawLabel(pdf *fpdf.Fpdf, lo *layout) {
+	pdf.SetFillColor(0, 0, 0)
+	pdf.SetDrawColor(0, 0, 0)
+	for _, b := range lo.boxes {
+		if b.Line > 0 {
+			pdf.SetLineWidth(b.Line)
+			pdf.Rect(b.X+b.Line/2, b.Y+b.Line/2, b.W-b.Line, b.H-b.Line, "D")
+		} else {
+			pdf.Rect(b.X, b.Y, b.W, b.H, "F")
+		}
+	}
+	for _, r := range lo.runs {
+		style := ""
+		if r.Bold {
+			style = "B"
+		}
+		pdf.SetFont("go", style, r.Size)
+		x := r.X
+		if r.W > 0 {
+			x += (r.W - pdf.GetStringWidth(r.Text)) / 2
+		}
+		pdf.Text(x, r.Y+baseline(r.Size), r.Text)
+	}
+	// Bars as vector rectangles, one per run of dark modules: sharp at any printer resolution.
+	for i := 0; i < len(lo.modules); {
+		if !lo.modules[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < len(lo.modules) && lo.modules[j] {
+			j++
+		}
+		pdf.Rect(lo.codeX+float64(i)*lo.module, lo.codeY, float64(j-i)*lo.module, lo.codeH, "F")
+		i = j
+	}
 }
 
 // baseline is how far below a line's top its baseline lies, in mm: the Go fonts' ascent is
