@@ -7,7 +7,7 @@ var testSender = Address{Name: "Cardline Produksjon AS", Street: "Postboks 123 S
 
 func newTestLabeler(t testing.TB) *Labeler {
 	t.Helper()
-	l, err := NewLabeler(testSender)
+	l, err := NewLabeler(LabelConfig{Sender: testSender})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,13 +58,37 @@ func (b Batch) Labels() []Label {
 // label fonts; it is safe for concurrent use (nothing in it changes after NewLabeler).
 type Labeler struct {
 	sender        Address
+	zplFont       string
 	regular, bold *face
 }
 
-// NewLabeler makes a labeler whose labels carry sender as the return address.
-func NewLabeler(sender Address) (*Labeler, error) {
+// LabelConfig configures a Labeler.
+type LabelConfig struct {
+	// Sender is the return address printed on every label.
+	Sender Address
+	// ZPLFont is the printer-resident font ZPL text is set in, e.g. "E:TT0003M_.TTF" (Swiss 721,
+	// on most current Zebra printers), needed for letters beyond Latin-1 such as Polish ł or
+	// Lithuanian ė. Empty means the built-in font 0, which covers Latin-1 (Norwegian) only.
+	ZPLFont string
+}
+
+// validZPLFont accepts a printer font path such as E:TT0003M_.TTF: a drive letter, a name of
+// capitals, digits and underscores, and .TTF or .FNT. Nothing else can end up inside a command.
+func validZPLFont(s string) bool {
+	drive, file, ok := strings.Cut(s, ":")
+	name, ext, ok2 := strings.Cut(file, ".")
+	return ok && ok2 && len(drive) == 1 && drive >= "A" && drive <= "Z" && (ext == "TTF" || ext == "FNT") &&
+		len(name) >= 1 && len(name) <= 16 && strings.Trim(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == ""
+}
+
+// NewLabeler makes a labeler from its configuration.
+func NewLabeler(cfg LabelConfig) (*Labeler, error) {
+	sender := cfg.Sender
 	if err := sender.Validate(); err != nil {
 		return nil, fmt.Errorf("return address: %w", err)
+	}
+	if cfg.ZPLFont != "" && !validZPLFont(cfg.ZPLFont) {
+		return nil, fmt.Errorf("ZPL font %q: want a printer font file such as E:TT0003M_.TTF", cfg.ZPLFont)
 	}
 	reg, err := newFace(goregular.TTF)
 	if err != nil {
@@ -74,7 +98,7 @@ func NewLabeler(sender Address) (*Labeler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load label font Go Bold: %w", err)
 	}
-	l := &Labeler{sender: sender, regular: reg, bold: bold}
+	l := &Labeler{sender: sender, zplFont: cfg.ZPLFont, regular: reg, bold: bold}
 	if _, err := l.layout(Label{Kind: LetterLabel, ID: "E100000001601", OrderID: "X", To: sender, Content: "X"}); err != nil {
 		return nil, fmt.Errorf("return address: %w", err)
 	}

@@ -14,8 +14,8 @@ const zplDPI = 203
 // WriteZPL renders labels as ZPL II for Zebra label printers (203 dpi, 4 × 6 in media): one
 // ^XA … ^XZ format per label, UTF-8 text (^CI28), the id as a native Code 128 (^BC, automatic code
 // sets) that the printer draws itself. Text is placed line by line from the same layout as the
-// PDF; ZPL's font 0 is narrower than the Go fonts the lines are measured with, so a line never
-// runs off the label. ZPL's command characters in text (^ ~ _) are sent hex-escaped (^FH).
+// PDF, in font 0 or the configured printer font (LabelConfig.ZPLFont); both are Helvetica-like and
+// narrower than the Go fonts the lines are measured with, so a line never runs off the label. ZPL's command characters in text (^ ~ _) are sent hex-escaped (^FH).
 // As with WritePDF, nothing is written if any label cannot be printed whole.
 func (l *Labeler) WriteZPL(w io.Writer, labels []Label) error {
 	layouts, err := l.layoutAll(labels)
@@ -23,8 +23,12 @@ func (l *Labeler) WriteZPL(w io.Writer, labels []Label) error {
 		return err
 	}
 	bw := bufio.NewWriter(w)
+	font := "^A0N,%d,%d"
+	if l.zplFont != "" {
+		font = "^A@N,%d,%d," + l.zplFont
+	}
 	for i, lo := range layouts {
-		writeZPLLabel(bw, labels[i], lo)
+		writeZPLLabel(bw, labels[i], lo, font)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write ZPL labels: %w", err)
@@ -34,7 +38,8 @@ func (l *Labeler) WriteZPL(w io.Writer, labels []Label) error {
 
 func dots(mm float64) int { return int(math.Round(mm / 25.4 * zplDPI)) }
 
-func writeZPLLabel(w *bufio.Writer, lb Label, lo *layout) {
+// writeZPLLabel writes one format; font is the font command with the height and width verbs.
+func writeZPLLabel(w *bufio.Writer, lb Label, lo *layout, font string) {
 	fmt.Fprintf(w, "^XA\n^CI28\n^PW%d\n^LL%d\n^LH0,0\n", dots(labelW), dots(labelH))
 	fmt.Fprintf(w, "^FX %s %s order %s\n", lb.Kind, lb.ID, zplComment(lb.OrderID))
 	for _, b := range lo.boxes {
@@ -50,7 +55,7 @@ func writeZPLLabel(w *bufio.Writer, lb Label, lo *layout) {
 		if r.W > 0 { // one centred line; these short fixed texts fit with room to spare
 			block = fmt.Sprintf("^FB%d,1,0,C", dots(r.W))
 		}
-		fmt.Fprintf(w, "^FO%d,%d^A0N,%d,%d%s^FH_^FD%s^FS\n", dots(r.X), dots(r.Y), h, h, block, zplEscape(r.Text))
+		fmt.Fprintf(w, "^FO%d,%d"+font+"%s^FH_^FD%s^FS\n", dots(r.X), dots(r.Y), h, h, block, zplEscape(r.Text))
 	}
 	if lo.code != "" {
 		fmt.Fprintf(w, "^FO%d,%d^BY%d,3,%d^BCN,%d,N,N,N,A^FD%s^FS\n",

@@ -64,3 +64,23 @@ func TestZPLStructure(t *testing.T) {
 		}
 	}
 }
+
+func TestZPLFont(t *testing.T) {
+	l, err := NewLabeler(LabelConfig{Sender: testSender, ZPLFont: "E:TT0003M_.TTF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := l.WriteZPL(&buf, sampleLabels()); err != nil {
+		t.Fatal(err)
+	}
+	z := buf.String()
+	if strings.Contains(z, "^A0") || strings.Count(z, "^A@N,") != strings.Count(z, "^FH_^FD") || !strings.Contains(z, "^A@N,39,39,E:TT0003M_.TTF^FH_^FDBygg og Rør") {
+		t.Errorf("text not set in the configured font:\n%s", z)
+	}
+	for _, bad := range []string{"TT0003M_.TTF", "E:TT0003M_.TTF^XZ", "E:tt0003m_.ttf", "E:.TTF", "E:A.OTF"} {
+		if _, err := NewLabeler(LabelConfig{Sender: testSender, ZPLFont: bad}); err == nil {
+			t.Errorf("ZPL font %q accepted", bad)
+		}
+	}
+}
