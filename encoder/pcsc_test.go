@@ -238,3 +238,46 @@ func BenchmarkEncodeThroughPCSCD(b *testing.B) {
 	}
 	b.ReportMetric(float64(apdus), "APDUs/card")
 }
+
+// TestVirtualTransport runs the station's loop as issue 7 will: feed, encode, eject to output or
+// to the reject tray, and re-use a reject.
+func TestVirtualTransport(t *testing.T) {
+	r := newRig(t)
+	tr := encoder.NewVirtualTransport(r.slot, r.st)
+	tr.QueueFaults(encoder.Faults{}, encoder.Faults{LoseWrite: 30})
+	uids := map[string]bool{}
+	for i, num := range []string{"1000000017", "1000000025"} {
+		if err := tr.FeedBlank(r.ctx); err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.st.Encode(r.ctx, record(num), encoder.EncodeOptions{})
+		uids[string(res.UID)] = true
+		switch {
+		case i == 0 && err == nil:
+			err = tr.EjectOutput(r.ctx)
+		case i == 1 && errors.Is(err, encoder.ErrWriteNotStuck):
+			err = tr.EjectReject(r.ctx)
+		default:
+			t.Fatalf("card %d: %v", i, err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(uids) != 2 || len(tr.Output()) != 1 || len(tr.Rejects()) != 1 {
+		t.Fatalf("uids %d, output %d, rejects %d", len(uids), len(tr.Output()), len(tr.Rejects()))
+	}
+	// The operator puts the reject back to be re-used: it carries no valid record, so it encodes
+	// (its earlier sectors are opened with its key B and wiped).
+	c, err := tr.ReinsertReject(r.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.st.Encode(r.ctx, record("1000000033"), encoder.EncodeOptions{ReuseReject: true})
+	if err != nil || string(res.UID) != string(c.UID()) {
+		t.Fatalf("re-used reject: %v", err)
+	}
+	if err := tr.EjectOutput(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
