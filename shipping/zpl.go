@@ -66,10 +66,31 @@ func writeZPLLabel(w *bufio.Writer, lb Label, lo *layout, font string) {
 
 // zplEscape hex-escapes the characters ZPL would read as commands or as the ^FH escape itself.
 func zplEscape(s string) string {
-	return strings.NewReplacer("_", "_5F", "^", "_5E", "~", "_7E").Replace(s)
+	if !strings.ContainsAny(s, "_^~") {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '_':
+			b.WriteString("_5F")
+		case '^':
+			b.WriteString("_5E")
+		case '~':
+			b.WriteString("_7E")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // zplComment keeps a comment (^FX) free of command characters.
 func zplComment(s string) string {
-	return strings.NewReplacer("^", " ", "~", " ").Replace(s)
+	return strings.Map(func(r rune) rune {
+		if r == '^' || r == '~' {
+			return ' '
+		}
+		return r
+	}, s)
 }
