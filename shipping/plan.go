@@ -185,7 +185,9 @@ func (s Schedule) onTime(p, deadline time.Time) bool {
 //     deadline has passed, splitting no longer saves it, so a late order waits for its last card;
 //   - an order whose address cannot be printed on a label is held with the reason.
 //
-// Plan fails only for a bad schedule; a bad order is held, with the reason, not fatal.
+// A split is decided on the cards' states when Plan runs, so the store runs it for real at the
+// cut-off (earlier runs are previews): a remake finished before the cut-off still goes with its
+// order. Plan fails only for a bad schedule; a bad order is held, with the reason, not fatal.
 func Plan(orders []OrderToShip, now time.Time, s Schedule) (ShippingPlan, error) {
 	pickup, cutOff, err := s.NextPickup(now)
 	if err != nil {
