@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,4 +62,19 @@ func (p *PCSCD) Stop() {
 	}
 	_ = p.PCSCD.Stop()
 	_ = os.RemoveAll(p.Dir)
+}
+
+// sharedPCSCD is started at most once per test binary by SharedPCSCD.
+var sharedPCSCD struct {
+	once sync.Once
+	d    *PCSCD
+}
+
+// SharedPCSCD starts (once per test binary, on first use) the private pcscd and returns it, for
+// binaries whose TestMain does not start one. It must come before the binary's first PC/SC call;
+// the daemon lives until the process ends (pcscd also gets SIGTERM when its parent dies).
+func SharedPCSCD(t testing.TB) *encoder.PCSCD {
+	t.Helper()
+	sharedPCSCD.once.Do(func() { sharedPCSCD.d = StartPCSCD() })
+	return sharedPCSCD.d.Need(t)
 }
