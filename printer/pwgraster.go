@@ -86,7 +86,9 @@ func rotateClockwise(page []byte, face *image.RGBA) {
 func packLine(dst, line []byte) []byte {
 	n := len(line) / 3
 	px := func(i int) []byte { return line[3*i : 3*i+3] }
-	same := func(i, j int) bool { return line[3*i] == line[3*j] && line[3*i+1] == line[3*j+1] && line[3*i+2] == line[3*j+2] }
+	same := func(i, j int) bool {
+		return line[3*i] == line[3*j] && line[3*i+1] == line[3*j+1] && line[3*i+2] == line[3*j+2]
+	}
 	for i := 0; i < n; {
 		j := i + 1
 		for j < n && j-i < 128 && same(i, j) {

@@ -1,0 +1,280 @@
+package printer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cardline/internal/testsupport"
+	"cardline/printer"
+)
+
+func newClient(t *testing.T, v *printer.VirtualPrinter, timeout time.Duration) *printer.Client {
+	t.Helper()
+	c, err := printer.NewClient(v.URI, printer.ClientOptions{RequestTimeout: timeout, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func renderSample(t testing.TB) printer.CardJob {
+	t.Helper()
+	r, err := printer.NewRenderer(printer.Options{StatusBaseURL: "https://status.hms.example/k", SigningKey: ed25519.NewKeyFromSeed(make([]byte, 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := printer.SampleFace(printer.Construction)
+	front, back, err := r.Render(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return printer.CardJob{CardNumber: f.CardNumber, Front: front, Back: back}
+}
+
+// TestPrintCardArrivesByteForByte prints a card on ippeveprinter and checks what the printer got:
+// the exact document, the job name, the CR80 media chosen from what the printer reported, duplex,
+// and the magnetic tracks as a job attribute.
+func TestPrintCardArrivesByteForByte(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+	c := newClient(t, v, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != "idle" || len(st.Faults) != 0 || len(st.Markers) != 1 || st.Markers[0].Level != 80 {
+		t.Fatalf("fresh printer: state %s faults %v markers %+v", st.State, st.Faults, st.Markers)
+	}
+	job := renderSample(t)
+	job.Tracks = []string{"%B1000000017^HMS^2811?", ";923609016=1000000017?"}
+	want, err := printer.CardDocument(st, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.PrintCard(ctx, job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != "completed" || res.Media != printer.CR80MediaName || res.Sides != "two-sided-long-edge" {
+		t.Errorf("result %+v", res)
+	}
+	got, err := v.Job(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Document, want.Data) {
+		t.Errorf("spooled document differs: %d bytes, sent %d", len(got.Document), len(want.Data))
+	}
+	for k, w := range map[string]string{
+		"IPP_JOB_NAME": job.CardNumber,
+		"IPP_MEDIA":    printer.CR80MediaName,
+		"IPP_SIDES":    "two-sided-long-edge",
+		"CONTENT_TYPE": "image/pwg-raster",
+	} {
+		if got.Attributes[k] != w {
+			t.Errorf("%s = %q, want %q (all: %v)", k, got.Attributes[k], w, got.Attributes)
+		}
+	}
+	t.Logf("job attributes: %v", got.Attributes)
+}
+
+// TestPrintFaults plays every fault class on the virtual printer.
+func TestPrintFaults(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+	c := newClient(t, v, 5*time.Second)
+	job := renderSample(t)
+	for _, tc := range []struct {
+		fault    string
+		kind     printer.FaultKind
+		complete bool
+		message  string
+	}{
+		{"jam", printer.FaultMediaJam, false, "Card jammed between the hopper and the print head"},
+		{"ribbon-out", printer.FaultRibbonEmpty, false, "Ribbon is used up"},
+		{"door-open", printer.FaultDoorOpen, false, "Printer cover is open"},
+		{"ribbon-low", printer.FaultRibbonLow, true, ""},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := v.SetFault(tc.fault); err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.PrintCard(ctx, job, nil)
+			var je *printer.JobError
+			if tc.complete {
+				if err != nil {
+					t.Fatalf("job failed: %v", err)
+				}
+			} else if !errors.As(err, &je) {
+				t.Fatalf("err = %v, want a JobError", err)
+			} else if res.State != "aborted" || res.Message != tc.message {
+				t.Errorf("job %s, message %q; want aborted, %q", res.State, res.Message, tc.message)
+			}
+			if !hasFault(res.Faults, tc.kind) {
+				t.Errorf("faults %v, want one of kind %s", res.Faults, tc.kind)
+			}
+			if tc.fault == "ribbon-low" {
+				st, err := c.Status(ctx)
+				if err != nil || len(st.Markers) != 1 || st.Markers[0].Level != 5 || st.Markers[0].Type != "ink-ribbon" {
+					t.Errorf("after ribbon-low the ribbon should be at 5 %%: %+v, %v", st, err)
+				}
+			}
+			t.Logf("%v", err)
+		})
+	}
+	// Cleared: the next job clears the printer's fault states (it may still see the last one
+	// before it starts), and the one after it sees none.
+	if err := v.SetFault(""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 2 {
+		res, err := c.PrintCard(ctx, job, nil)
+		if err != nil || (i == 1 && len(res.Faults) != 0) {
+			t.Fatalf("job %d after clearing: %+v, %v", i+1, res, err)
+		}
+	}
+}
+
+// TestMediaEmptyUntilRefilled: the job waits while the hopper is empty, the operator hears about
+// it, refills, and the job completes.
+func TestMediaEmptyUntilRefilled(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+	c := newClient(t, v, 5*time.Second)
+	if err := v.SetFault("media-empty"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var heard []printer.Fault
+	res, err := c.PrintCard(ctx, renderSample(t), func(f printer.Fault) {
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, f)
+		if f.Kind == printer.FaultMediaEmpty && len(heard) == 1 {
+			go v.SetFault("") // the operator refills the hopper
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if res.State != "completed" || !hasFault(heard, printer.FaultMediaEmpty) {
+		t.Fatalf("state %s, heard %v", res.State, heard)
+	}
+}
+
+// TestPrinterGoneMidJob: a printer that hangs (accepts, never answers) or dies while a job waits
+// is reported offline within the request timeout, not waited on forever.
+func TestPrinterGoneMidJob(t *testing.T) {
+	for _, how := range []string{"stopped", "killed"} {
+		t.Run(how, func(t *testing.T) {
+			v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+			c := newClient(t, v, 700*time.Millisecond)
+			if err := v.SetFault("media-empty"); err != nil { // the job waits at the printer
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := c.PrintCard(ctx, renderSample(t), func(f printer.Fault) {
+				if f.Kind != printer.FaultMediaEmpty {
+					return
+				}
+				if how == "stopped" {
+					v.Pause()
+				} else {
+					v.Kill()
+				}
+			})
+			if !errors.Is(err, printer.ErrOffline) {
+				t.Fatalf("err = %v, want ErrOffline", err)
+			}
+			if !hasFault(res.Faults, printer.FaultOffline) {
+				t.Errorf("faults %v, want offline", res.Faults)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("gave up only at the test's deadline")
+			}
+			v.Resume()
+		})
+	}
+}
+
+// TestBusyPrinterIsRetried: ippeveprinter takes one job at a time and answers server-error-busy
+// to a second Print-Job; the client waits and sends it again.
+func TestBusyPrinterIsRetried(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+	var logs syncBuffer
+	c, err := printer.NewClient(v.URI, printer.ClientOptions{RequestTimeout: 5 * time.Second, PollInterval: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.SetFault("media-empty"); err != nil { // the first job holds the printer
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	job := renderSample(t)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := c.PrintCard(ctx, job, nil); errs <- err }()
+	}
+	for !strings.Contains(logs.String(), "printer busy") {
+		if ctx.Err() != nil {
+			t.Fatalf("no server-error-busy seen; log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := v.SetFault(""); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := v.Job(2); err != nil {
+		t.Errorf("second job never reached the printer: %v", err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func hasFault(fs []printer.Fault, k printer.FaultKind) bool {
+	for _, f := range fs {
+		if f.Kind == k {
+			return true
+		}
+	}
+	return false
+}
