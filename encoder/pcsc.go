@@ -94,7 +94,7 @@ func classify(err error) error {
 		return fmt.Errorf("%w (%v)", ErrCardRemoved, se)
 	case scard.ErrUnknownReader, scard.ErrReaderUnavailable, scard.ErrNoReadersAvailable, scard.ErrReaderUnsupported:
 		return fmt.Errorf("%w (%v)", ErrReaderGone, se)
-	case scard.ErrNoService, scard.ErrServiceStopped, scard.ErrInvalidHandle, scard.ErrShutdown:
+	case scard.ErrNoService, scard.ErrServiceStopped, scard.ErrInvalidHandle, scard.ErrShutdown, scard.ErrCommError:
 		return fmt.Errorf("%w (%v)", ErrServiceGone, se)
 	}
 	return err

@@ -201,6 +201,26 @@ func TestPCSCDRestarted(t *testing.T) {
 	if string(res.UID) != string(r.slot.Card().UID()) {
 		t.Errorf("after restart: UID % X", res.UID)
 	}
+	// A station blocked waiting for a card is woken by the daemon's death, not left hanging.
+	r.slot.Remove()
+	if err := r.st.WaitForRemoval(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { _, err := r.st.WaitForCard(ctx); waitErr <- err }()
+	time.Sleep(200 * time.Millisecond)
+	r.d.Kill()
+	select {
+	case err := <-waitErr:
+		if !errors.Is(err, encoder.ErrServiceGone) {
+			t.Errorf("waiting station after pcscd died: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiting station hangs after pcscd died")
+	}
+	if err := r.d.Start(ctx); err != nil { // the other tests share this daemon
+		t.Fatal(err)
+	}
 }
 
 // BenchmarkEncodeThroughPCSCD is the wall time of one card through pcscd + vpcd: connect, encode,
