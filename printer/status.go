@@ -75,8 +75,8 @@ func VerifyStatusURL(pub ed25519.PublicKey, raw string) (cardNumber string, expi
 	if err != nil {
 		return bad("%v", err)
 	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return bad("scheme %q is not http(s)", u.Scheme)
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return bad("%q is not an absolute http(s) URL", raw)
 	}
 	i := strings.LastIndexByte(u.Path, '/')
 	if i < 0 {
