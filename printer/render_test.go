@@ -1,9 +1,22 @@
 package printer
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"errors"
+	"flag"
 	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+	"unicode"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/sfnt"
+	"golang.org/x/image/math/fixed"
 )
 
 var testSeed = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
@@ -26,4 +39,234 @@ func testFaces(t testing.TB, f *Face) (front, back *image.RGBA) {
 		t.Fatal(err)
 	}
 	return front, back
+}
+
+var update = flag.Bool("update", false, "rewrite the golden PNGs in testdata/golden")
+
+// hardNames are the names the issue calls out, and worse.
+var hardNames = []struct{ name, given, family string }{
+	{"long", "Maria Concepción Anna-Katharina Żaneta", "Wolfeschlegelsteinhausenbergerdorff-Grzegorzewska-Kazlauskienė-Ødegård-Åsheim Van Der Berg"},
+	{"norwegian", "Øyvind", "Ødegård-Åsheim"},
+	{"polish", "Łukasz", "Wiśniewski"},
+	{"lithuanian", "Žydrūnė", "Šimkutė"},
+	{"decomposed", "Z\u030cydru\u0304ne\u0307", "S\u030cimkute\u0307"}, // NFD: drawn as NFC
+	{"one long word", strings.Repeat("Å", 100), strings.Repeat("W", 100)},
+	{"combining marks", strings.Repeat("\u0301\u0308", 30), strings.Repeat("\u0338", 60)},
+}
+
+// TestHardNamesStayInTheirBoxes renders each hard name and checks, pixel by pixel, that nothing
+// outside the two name boxes differs from a card with a short name: long names shrink or wrap
+// inside their boxes and never spill onto the photo, the employer or the band.
+func TestHardNamesStayInTheirBoxes(t *testing.T) {
+	r := testRenderer(t)
+	ref := SampleFace(Construction)
+	ref.GivenName, ref.FamilyName = "A", "B"
+	refFront, _, err := r.Render(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes := []image.Rectangle{familyBox.r, givenBox.r}
+	for _, c := range hardNames {
+		t.Run(c.name, func(t *testing.T) {
+			f := SampleFace(Construction)
+			f.GivenName, f.FamilyName = c.given, c.family
+			err := f.Validate()
+			if c.name == "combining marks" {
+				if !errors.Is(err, ErrInvalidFace) {
+					t.Fatalf("a name of combining marks only was accepted: %v", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			r.mu.Lock()
+			front := r.drawFront(f) // draw even what Validate refuses: layout must hold anyway
+			r.mu.Unlock()
+			inked := 0
+			for y := 0; y < FaceHeight; y++ {
+				for x := 0; x < FaceWidth; x++ {
+					p := image.Pt(x, y)
+					inBox := p.In(boxes[0]) || p.In(boxes[1])
+					if front.RGBAAt(x, y) != refFront.RGBAAt(x, y) {
+						if !inBox {
+							t.Fatalf("pixel %v outside the name boxes changed", p)
+						}
+						inked++
+					}
+				}
+			}
+			if c.name != "combining marks" && inked < 500 {
+				t.Errorf("only %d pixels of name drawn", inked)
+			}
+		})
+	}
+}
+
+// TestNamesFitWithoutLoss: names up to the limit are set whole (no ellipsis) in both boxes, every
+// line within the box's width and the lines within its height.
+func TestNamesFitWithoutLoss(t *testing.T) {
+	fs, err := loadFonts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("Ødegård-Åsheim Łukasz ", 5)[:0]
+	for len([]rune(long)) < MaxNameRunes-10 {
+		long += "Wiśniewska-Kazlauskienė "
+	}
+	long = strings.TrimSpace(long)
+	for _, c := range []struct {
+		box  textBox
+		text string
+	}{
+		{familyBox, long}, {givenBox, long}, {familyBox, hardNames[0].family}, {givenBox, hardNames[0].given},
+		{employerBox, "Anleggsgartner Åsheim og Sønner og Trøndelag Betong og Stillas Aksjeselskap Avdeling Nord-Norge Øst"},
+	} {
+		fc, lines := c.box.layout(fs, c.text)
+		joined := strings.Join(lines, " ")
+		if strings.Contains(joined, "…") || strings.ReplaceAll(joined, "- ", "-") != c.text {
+			t.Errorf("%q set as %q: text lost", c.text, lines)
+		}
+		if len(lines)*lineHeight(fc) > c.box.r.Dy() || len(lines) > c.box.maxLines {
+			t.Errorf("%q: %d lines of %d px in a %d px box", c.text, len(lines), lineHeight(fc), c.box.r.Dy())
+		}
+		for _, l := range lines {
+			if w := font.MeasureString(fc, l); w > fixed.I(c.box.r.Dx()) {
+				t.Errorf("line %q is %d px wide in a %d px box", l, w.Ceil(), c.box.r.Dx())
+			}
+		}
+	}
+}
+
+// TestEuropeanLettersHaveGlyphs: every letter of the Latin, Greek and Cyrillic alphabets of
+// Europe is in both embedded fonts: Latin-1 and Latin Extended-A, Romanian Ș and Ț, Greek and
+// Cyrillic. (Most of Latin Extended-B is African and phonetic letters, which the Go fonts lack.)
+func TestEuropeanLettersHaveGlyphs(t *testing.T) {
+	fs, err := loadFonts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges := [][2]rune{{0x00C0, 0x017F}, {0x0218, 0x021B}, {0x0386, 0x03CE}, {0x0400, 0x045F}}
+	var buf sfnt.Buffer
+	missing := 0
+	for _, rg := range ranges {
+		for r := rg[0]; r <= rg[1]; r++ {
+			if !unicode.IsLetter(r) {
+				continue
+			}
+			for _, f := range []*sfnt.Font{fs.regular, fs.bold} {
+				if gi, err := f.GlyphIndex(&buf, r); err != nil || gi == 0 {
+					missing++
+					if missing < 20 {
+						t.Errorf("no glyph for %c U+%04X", r, r)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGoldenFaces guards the layout: the rendered PNGs must equal the ones in testdata/golden
+// byte for byte (rendering is deterministic). Run with -update after an intended change, and look
+// at the new images before committing them.
+func TestGoldenFaces(t *testing.T) {
+	cases := map[string]*Face{}
+	for _, ct := range []CardType{Construction, Cleaning, Transport} {
+		cases[string(ct)] = SampleFace(ct)
+	}
+	long := SampleFace(Cleaning)
+	long.GivenName, long.FamilyName = hardNames[0].given, hardNames[0].family
+	long.OrgName = "Anleggsgartner Åsheim og Sønner og Trøndelag Betong og Stillas Aksjeselskap Avdeling Nord-Norge Øst"
+	cases["long-names"] = long
+	for name, f := range cases {
+		front, back := testFaces(t, f)
+		again, _ := testFaces(t, f) // a second renderer: same bytes
+		for side, img := range map[string]*image.RGBA{"front": front, "back": back} {
+			if side == "back" && name == "long-names" {
+				continue
+			}
+			var buf bytes.Buffer
+			if err := EncodePNG(&buf, img); err != nil {
+				t.Fatal(err)
+			}
+			if side == "front" {
+				var b2 bytes.Buffer
+				if err := EncodePNG(&b2, again); err != nil || !bytes.Equal(buf.Bytes(), b2.Bytes()) {
+					t.Errorf("%s: two renders differ", name)
+				}
+			}
+			p := filepath.Join("testdata", "golden", name+"-"+side+".png")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestGoldenFaces -update)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				got := filepath.Join(t.TempDir(), name+"-"+side+".png")
+				_ = os.WriteFile(got, buf.Bytes(), 0o644)
+				t.Errorf("%s differs from the golden image; the new render is %s", p, got)
+			}
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*Face)
+	}{
+		{"card type", func(f *Face) { f.CardType = "plumbing" }},
+		{"card number", func(f *Face) { f.CardNumber = "12345" }},
+		{"org number", func(f *Face) { f.OrgNumber = "92360901X" }},
+		{"empty family name", func(f *Face) { f.FamilyName = "  " }},
+		{"too long", func(f *Face) { f.GivenName = strings.Repeat("å", MaxNameRunes+1) }},
+		{"control", func(f *Face) { f.OrgName = "Bygg\x07 AS" }},
+		{"bad utf-8", func(f *Face) { f.GivenName = "\xff" }},
+		{"no photo", func(f *Face) { f.Photo = nil }},
+		{"no expiry", func(f *Face) { f.Expiry = time.Time{} }},
+	} {
+		f := SampleFace(Transport)
+		c.edit(f)
+		if err := f.Validate(); !errors.Is(err, ErrInvalidFace) {
+			t.Errorf("%s: Validate = %v", c.name, err)
+		}
+	}
+	if err := SampleFace(Transport).Validate(); err != nil {
+		t.Errorf("sample: %v", err)
+	}
+}
+
+// TestPhotoIsCroppedNotStretched: a wide photo of a circle stays a circle in the box.
+func TestPhotoIsCroppedNotStretched(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 1200, 600))
+	for y := 0; y < 600; y++ {
+		for x := 0; x < 1200; x++ {
+			c := color.RGBA{0xff, 0xff, 0xff, 0xff}
+			if (x-600)*(x-600)+(y-300)*(y-300) < 200*200 {
+				c = color.RGBA{0, 0, 0, 0xff}
+			}
+			src.SetRGBA(x, y, c)
+		}
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, FaceWidth, FaceHeight))
+	drawPhoto(dst, photoBox, src)
+	// The circle's width and height on the card must match within a pixel or two.
+	minX, maxX, minY, maxY := FaceWidth, 0, FaceHeight, 0
+	for y := photoBox.Min.Y; y < photoBox.Max.Y; y++ {
+		for x := photoBox.Min.X; x < photoBox.Max.X; x++ {
+			if dst.RGBAAt(x, y).R < 128 {
+				minX, maxX, minY, maxY = min(minX, x), max(maxX, x), min(minY, y), max(maxY, y)
+			}
+		}
+	}
+	w, h := maxX-minX, maxY-minY
+	if w < 50 || h < 50 || w-h > 2 || h-w > 2 {
+		t.Errorf("circle drawn %d×%d px: stretched", w, h)
+	}
 }
