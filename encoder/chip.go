@@ -244,6 +244,9 @@ func encodeSession(s *session, r Record, keys Keys, opt EncodeOptions) (EncodeRe
 			return res, err
 		}
 	}
+	if err := img.Validate(); err != nil {
+		return res, err
+	}
 	writeKey, err := keys.WriteKey(uid)
 	if err != nil {
 		return res, err
@@ -364,7 +367,16 @@ func readApplication(s *session, uid []byte, v Verifier, verify bool) (ParsedRec
 		}
 		return append(make([]byte, (start-FirstBlock(sector))*BlockSize), b...), nil
 	}
-	return parseApplication(fetch, uid, v, verify)
+	p, err := parseApplication(fetch, uid, v, verify)
+	if errors.Is(err, ErrWrongKeys) {
+		// A blank card does not open with the MAD key; say so rather than "wrong keys".
+		if lerr := s.load(slotTransport, TransportKey()); lerr == nil {
+			if ok, _ := s.auth(0, KeyA, slotTransport); ok {
+				return p, fmt.Errorf("%w: blank card (transport keys)", ErrNotEncoded)
+			}
+		}
+	}
+	return p, err
 }
 
 // parseApplication walks MAD1, MAD2 and the application's sectors through fetch, which returns

@@ -476,6 +476,29 @@ func Plan(r Record, uid []byte, keys Keys, wipe bool) (*Image, error) {
 	return img, nil
 }
 
+// Validate checks every trailer the image would write before anything is written: a valid
+// access-bit pattern (an invalid one blocks a real sector for ever), conditions that keep the
+// sector writable with key B, and no transport key left.
+func (img *Image) Validate() error {
+	for _, w := range img.Writes {
+		if len(w.Data) == 0 || len(w.Data)%BlockSize != 0 || w.Start+len(w.Data)/BlockSize-1 != TrailerBlock(w.Sector) {
+			return fmt.Errorf("sector %d: write does not end with the trailer", w.Sector)
+		}
+		t := w.Data[len(w.Data)-BlockSize:]
+		acc, err := DecodeAccessBits([3]byte{t[6], t[7], t[8]})
+		if err != nil {
+			return fmt.Errorf("sector %d: refusing to write: %w", w.Sector, err)
+		}
+		if r := trailerRightsFor(acc[3], KeyB); !r.writeKeyA || !r.writeAccess || !r.writeKeyB {
+			return fmt.Errorf("sector %d: refusing to write a trailer that key B could not rewrite", w.Sector)
+		}
+		if Key(t[0:6]) == TransportKey() || Key(t[10:16]) == TransportKey() {
+			return fmt.Errorf("sector %d: refusing to leave a transport key", w.Sector)
+		}
+	}
+	return nil
+}
+
 // verifyTrailer compares a trailer as read back with the one written. Keys read back as zeros (key
 // A always, key B under cardline's conditions), so only access bits and GPB can be compared; that
 // the sector opened with its new key A proves key A.

@@ -206,6 +206,9 @@ func TestEncodeInProcess(t *testing.T) {
 			t.Errorf("sector %d left at transport keys", s)
 		}
 	}
+	if _, err := readApplication(newSession(NewBlankCard(uid, Faults{})), uid, keys.Verifier(), true); !errors.Is(err, ErrNotEncoded) {
+		t.Errorf("blank card read: %v", err)
+	}
 	p, err := readApplication(newSession(card), uid, keys.Verifier(), true)
 	if err != nil || p.CardNumber != "1000000017" || !p.Verified {
 		t.Fatalf("field read: %+v %v", p, err)
@@ -283,4 +286,54 @@ func TestInvalidAccessBitsBrickEmulatedSector(t *testing.T) {
 	if ok, _ := s.auth(5, KeyA, 0); ok || !card.Bricked(5) {
 		t.Error("sector with invalid access bits still opens: the emulator would hide a bricking bug")
 	}
+}
+
+func TestImageValidateRefusesBadTrailers(t *testing.T) {
+	uid := []byte{0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}
+	for _, c := range []struct {
+		name string
+		mod  func(tr []byte)
+	}{
+		{"inverted copy disagrees", func(tr []byte) { tr[6] ^= 0x01 }},
+		{"transport key A", func(tr []byte) { copy(tr[0:6], []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}) }},
+		{"trailer frozen (111)", func(tr []byte) {
+			b, _ := AccessBits{DataReadABWriteB, DataReadABWriteB, DataReadABWriteB, 0b111}.Encode()
+			copy(tr[6:9], b[:])
+		}},
+	} {
+		img, err := Plan(testRecord(), uid, DevKeys(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := img.Validate(); err != nil {
+			t.Fatalf("good image: %v", err)
+		}
+		w := img.Writes[3]
+		c.mod(w.Data[len(w.Data)-BlockSize:])
+		if err := img.Validate(); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		}
+	}
+}
+
+func FuzzVirtualCardTransmit(f *testing.F) {
+	f.Add([]byte{0xFF, 0x86, 0x00, 0x00, 0x05, 0x01, 0x00, 0x80, 0x60, 0x00})
+	f.Add([]byte{0xFF, 0xB0, 0x00, 0xFF, 0x00})
+	f.Add([]byte{0xFF, 0xD6, 0x00, 0x83, 0x10, 0, 0, 0, 0, 0, 0, 0xFF, 0x07, 0x80, 0x69, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, apdu []byte) {
+		if len(apdu) == 0 {
+			return
+		}
+		c := NewBlankCard([]byte{1, 2, 3, 4}, Faults{})
+		s := newSession(c)
+		_ = s.load(0, TransportKey())
+		_, _ = s.auth(SectorOf(int(apdu[len(apdu)/2%len(apdu)])), KeyA, 0)
+		r, err := c.Transmit(apdu)
+		if err != nil || len(r) < 2 {
+			t.Fatalf("answer %X %v", r, err)
+		}
+		if c.mem[0][0] != 1 {
+			t.Fatal("manufacturer block changed")
+		}
+	})
 }
