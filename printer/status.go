@@ -2,6 +2,7 @@ package printer
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -166,4 +167,12 @@ func QRImage(content string, module int) (*image.Gray, error) {
 		}
 	}
 	return img, nil
+}
+
+// DevSigningKey returns the development key for status URLs: its seed is SHA-256 of a public
+// string, so anyone can forge codes signed with it. It is for previews, tests and the demo only;
+// production sets CARDLINE_QR_SIGNING_KEY.
+func DevSigningKey() ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("cardline development QR signing key: public, never for production"))
+	return ed25519.NewKeyFromSeed(seed[:])
 }
