@@ -1,8 +1,11 @@
 package encoder_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -85,6 +88,14 @@ func (r *rig) blank(t *testing.T, f encoder.Faults) *encoder.VirtualCard {
 
 func TestEncodeAndReadThroughPCSCD(t *testing.T) {
 	r := newRig(t)
+	// The station logs what production needs (card, UID, APDUs) and never key material.
+	var logs bytes.Buffer
+	st, err := encoder.NewStation(encoder.VirtualReader0, r.keys, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r.st = st
 	long := strings.Repeat("Ąžuolė-Øyvindsdóttir ", 5)
 	for _, rec := range []encoder.Record{record("1000000017"), func() encoder.Record {
 		x := record("1000000025")
@@ -107,6 +118,14 @@ func TestEncodeAndReadThroughPCSCD(t *testing.T) {
 			t.Errorf("read back %+v", got.Record)
 		}
 		t.Logf("card %s: %d APDUs to encode and verify, %d to read", rec.CardNumber, res.APDUs, got.APDUs)
+	}
+	for _, secret := range []string{hex.EncodeToString(r.keys.ReadKey[:]), hex.EncodeToString(r.keys.MasterKey), hex.EncodeToString(r.keys.SigningKey.Seed())} {
+		if strings.Contains(strings.ToLower(logs.String()), secret) {
+			t.Errorf("key material in the station's log:\n%s", logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "chip encoded") || !strings.Contains(logs.String(), "card=1000000025") {
+		t.Errorf("station log lacks the encoded cards:\n%s", logs.String())
 	}
 	readers, err := encoder.ListReaders(r.ctx)
 	if err != nil || len(readers) != 2 || readers[0] != encoder.VirtualReader0 {
