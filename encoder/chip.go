@@ -74,8 +74,6 @@ func (s *session) do(apdu []byte) ([]byte, uint16, error) {
 
 func swError(op string, w uint16) error {
 	switch w {
-	case swAuthFailed:
-		return fmt.Errorf("%s: %w", op, ErrWrongKeys)
 	case swDenied:
 		return fmt.Errorf("%s: %w", op, errAccessDenied)
 	}
@@ -143,8 +141,8 @@ func (s *session) read(block, n int) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read block %d: %w", block, err)
 		}
-		if w != swOK && k > 1 && refused(w) {
-			s.single = true
+		if k > 1 && (w != swOK && refused(w) || w == swOK && len(d) != k*BlockSize) {
+			s.single = true // some readers answer a multi-block read with one block
 			continue
 		}
 		if w != swOK {
@@ -170,8 +168,8 @@ func (s *session) write(block int, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("write block %d: %w", block, err)
 		}
-		if w != swOK && k > 1 && refused(w) {
-			s.single = true
+		if w != swOK && k > 1 && (refused(w) || w == swAuthFailed) {
+			s.single = true // some readers answer 63 00 to a multi-block write
 			continue
 		}
 		if w != swOK {

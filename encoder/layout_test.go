@@ -337,3 +337,29 @@ func FuzzVirtualCardTransmit(f *testing.F) {
 		}
 	})
 }
+
+// singleBlockReader is a reader that takes only one block per command: multi-block writes fail
+// with 63 00 and multi-block reads return one block, as some couplers do.
+type singleBlockReader struct{ card *VirtualCard }
+
+func (r singleBlockReader) Transmit(apdu []byte) ([]byte, error) {
+	if len(apdu) > 5 && apdu[1] == 0xD6 && apdu[4] > 16 {
+		return sw(swAuthFailed), nil
+	}
+	if len(apdu) == 5 && apdu[1] == 0xB0 && apdu[4] != 16 {
+		apdu = append(apdu[:4:4], 16)
+	}
+	return r.card.Transmit(apdu)
+}
+
+func TestEncodeFallsBackToSingleBlocks(t *testing.T) {
+	card := NewBlankCard([]byte{0x04, 9, 8, 7, 6, 5, 4}, Faults{})
+	res, err := encodeCard(singleBlockReader{card}, testRecord(), DevKeys(), EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 204 single-block APDUs plus the one refused multi-block write that taught the session.
+	if res.APDUs != 205 {
+		t.Errorf("%d APDUs, want 205", res.APDUs)
+	}
+}
