@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -mod=mod
 
-.PHONY: deps demo test vet build fuzz bench
+.PHONY: deps demo test vet build fuzz bench tools
 
 deps:
 	@bash scripts/deps.sh
@@ -17,7 +17,14 @@ vet:
 	@test -z "$$(gofmt -l . | grep -v '^tools/')" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 
-test: deps vet
+# Test tools built from their own module (tools/go.mod), so the product's go.mod lists only what
+# the product uses. Built once; rebuilt when the tools module changes.
+tools: tools/bin/mailpit
+
+tools/bin/mailpit: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o bin/mailpit github.com/axllent/mailpit
+
+test: deps vet tools
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench:
