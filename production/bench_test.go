@@ -77,8 +77,19 @@ func BenchmarkPhotoDecodeOnly(b *testing.B) {
 // BenchmarkIntakeThroughput measures intake end to end on a durable cluster (fsync and
 // synchronous commit on): b.N one-card orders with small photos are published by a concurrent
 // producer and consumed by the intake router; the clock stops when every order is stored with its
-// events and the input topic is empty. Reported as orders/s.
+// events and the input topic is empty. Reported as orders/s, with validation inline in the handler
+// and with the Prevalidator working ahead on every core.
 func BenchmarkIntakeThroughput(b *testing.B) {
+	for _, inline := range []bool{true, false} {
+		name := "ahead"
+		if inline {
+			name = "inline"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkIntake(b, inline) })
+	}
+}
+
+func benchmarkIntake(b *testing.B, inline bool) {
 	if _, err := pgcluster.BinDir(); err != nil {
 		testsupport.Missing(b, "PostgreSQL: %v", err)
 	}
@@ -92,6 +103,7 @@ func BenchmarkIntakeThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := openLine(b, cluster.URL("bench"))
+	l.inline = inline
 	s := NewSamples(5)
 	small := base64.StdEncoding.EncodeToString(s.Photo(300, 400))
 	payloads := make([][]byte, b.N)

@@ -53,7 +53,7 @@ func TestIntakeWorkerProcess(t *testing.T) {
 func TestIntakeSurvivesCrashes(t *testing.T) {
 	url := testsupport.Postgres(t)
 	l := openLine(t, url)
-	const orders = 240
+	const orders = 160
 	s := NewSamples(99)
 	payloads := make([][]byte, orders)
 	ids := map[string]bool{}

@@ -25,6 +25,8 @@ type Intake struct {
 	Log       *slog.Logger
 	// Now is the clock for event times; the Validator has its own for the rules.
 	Now func() time.Time
+	// Ahead, if set and running, validates waiting messages in parallel (see Prevalidator).
+	Ahead *Prevalidator
 }
 
 // Actor is how intake signs its audit entries.
@@ -100,7 +102,10 @@ func (in *Intake) Process(ctx context.Context, tx pgx.Tx, messageUUID string, pa
 		return OutcomeRejected, orderID, in.reject(ctx, tx, o, digest, messageUUID, now)
 	}
 
-	o, problems := in.Validator.Validate(m)
+	o, problems, ok := in.Ahead.take(messageUUID, sum)
+	if !ok {
+		o, problems = in.Validator.Validate(m)
+	}
 	if problems == nil {
 		var blocks []CardNumber
 		var err error

@@ -25,6 +25,8 @@ func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 type line struct {
 	pool *pgxpool.Pool
 	bus  *bus.Bus
+	// inline turns the Prevalidator off: every message is validated by the handler itself.
+	inline bool
 }
 
 func openLine(t testing.TB, url string) *line {
@@ -52,8 +54,12 @@ func (l *line) runIntake(ctx context.Context, t testing.TB, wrap func(message.No
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &Intake{Bus: l.bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
-		Validator: &Validator{HolderSecret: []byte("test-secret"), Calendar: cal, Now: time.Now}}
+	v := &Validator{HolderSecret: []byte("test-secret"), Calendar: cal, Now: time.Now}
+	in := &Intake{Bus: l.bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now, Validator: v}
+	if !l.inline {
+		in.Ahead = NewPrevalidator(l.pool, v)
+		go in.Ahead.Run(ctx)
+	}
 	router, err := l.bus.Router()
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func (s *Samples) Card() WireCard {
 func (s *Samples) cachedPhoto() []byte {
 	i := s.rng.IntN(samplePhotoVariety)
 	if i >= len(s.photos) {
-		s.photos = append(s.photos, s.Photo(600, 800))
+		s.photos = append(s.photos, s.Photo(360, 480))
 		return s.photos[len(s.photos)-1]
 	}
 	return s.photos[i]

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,10 +23,24 @@ func testValidator(t testing.TB) *Validator {
 	return &Validator{HolderSecret: []byte("test-secret"), Calendar: cal, Now: func() time.Time { return now }}
 }
 
+// sampleJSON is one valid two-card order, drawn once: photos are costly to draw under -race.
+var sampleJSON = sync.OnceValue(func() []byte {
+	m := NewSamples(1).Order(2, time.Date(2026, 11, 23, 9, 15, 0, 0, time.FixedZone("CET", 3600)))
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+})
+
+// sampleMessage returns a fresh copy of the sample order, for a test to break.
 func sampleMessage(t testing.TB) *OrderApproved {
 	t.Helper()
-	s := NewSamples(1)
-	return s.Order(2, time.Date(2026, 11, 23, 9, 15, 0, 0, time.FixedZone("CET", 3600)))
+	var m OrderApproved
+	if err := json.Unmarshal(sampleJSON(), &m); err != nil {
+		t.Fatal(err)
+	}
+	return &m
 }
 
 func TestSampleOrdersAreValid(t *testing.T) {

@@ -127,12 +127,13 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	intake := &production.Intake{
-		Bus:       s.bus,
-		Log:       s.log,
-		Now:       time.Now,
-		Validator: &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now},
-	}
+	v := &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now}
+	intake := &production.Intake{Bus: s.bus, Log: s.log, Now: time.Now, Validator: v, Ahead: production.NewPrevalidator(s.pool, v)}
+	go func() {
+		if err := intake.Ahead.Run(ctx); err != nil {
+			s.log.Warn("validation ahead stopped; intake validates inline", "err", err)
+		}
+	}()
 	if err := intake.Register(ctx, router, sub); err != nil {
 		return err
 	}

@@ -1,0 +1,164 @@
+package production
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"cardline/internal/bus"
+)
+
+// Validation is pure and costly (the photo is decoded and re-encoded), while the handler that
+// stores orders must run one message at a time, in order, inside the subscriber's transaction.
+// The Prevalidator takes the pure part off that serial path: it reads the head of the input topic
+// and validates the waiting messages on every core, so that by the time the handler reaches a
+// message its result is usually waiting. The handler still does every check that needs the store,
+// and validates inline whatever the Prevalidator has not (or whose result is stale).
+type Prevalidator struct {
+	pool      *pgxpool.Pool
+	validator *Validator
+	workers   int
+	lookahead int
+	maxAge    time.Duration
+
+	mu       sync.Mutex
+	results  map[string]*prevalidated // by message uuid
+	inFlight map[string]bool
+}
+
+type prevalidated struct {
+	digest   [sha256.Size]byte
+	decoded  bool
+	order    *Order
+	problems Problems
+	at       time.Time
+}
+
+// NewPrevalidator reads the input topic through pool and validates with v on every core.
+func NewPrevalidator(pool *pgxpool.Pool, v *Validator) *Prevalidator {
+	return &Prevalidator{
+		pool:      pool,
+		validator: v,
+		workers:   runtime.GOMAXPROCS(0),
+		lookahead: 64,
+		maxAge:    30 * time.Second,
+		results:   map[string]*prevalidated{},
+		inFlight:  map[string]bool{},
+	}
+}
+
+// Run validates ahead until ctx ends.
+func (p *Prevalidator) Run(ctx context.Context) error {
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for uuid := range jobs {
+				p.validate(ctx, uuid)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(jobs)
+	for {
+		uuids, err := p.waiting(ctx)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("prevalidate: %w", err)
+		}
+		for _, u := range uuids {
+			select {
+			case jobs <- u:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if len(uuids) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// waiting lists messages at the head of the topic with no result yet, marking them in flight.
+func (p *Prevalidator) waiting(ctx context.Context) ([]string, error) {
+	p.mu.Lock()
+	full := len(p.results)+len(p.inFlight) >= 2*p.lookahead
+	p.purgeLocked()
+	p.mu.Unlock()
+	if full {
+		return nil, nil
+	}
+	rows, err := p.pool.Query(ctx, `SELECT uuid FROM `+bus.Table(TopicOrdersApproved)+` ORDER BY transaction_id, "offset" LIMIT $1`, p.lookahead)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		if p.results[u] == nil && !p.inFlight[u] {
+			p.inFlight[u] = true
+			out = append(out, u)
+		}
+	}
+	return out, rows.Err()
+}
+
+func (p *Prevalidator) validate(ctx context.Context, uuid string) {
+	var payload []byte
+	err := p.pool.QueryRow(ctx, `SELECT payload FROM `+bus.Table(TopicOrdersApproved)+` WHERE uuid = $1`, uuid).Scan(&payload)
+	r := &prevalidated{at: time.Now()}
+	if err == nil {
+		r.digest = sha256.Sum256(payload)
+		m, ps := DecodeOrderApproved(payload)
+		if m != nil {
+			r.decoded = true
+			r.order, r.problems = p.validator.Validate(m)
+		}
+		_ = ps // decode problems are cheap: the handler finds them again
+	}
+	p.mu.Lock()
+	delete(p.inFlight, uuid)
+	if err == nil && r.decoded {
+		p.results[uuid] = r
+	}
+	p.mu.Unlock()
+}
+
+// take returns and forgets the result for a message, if there is a fresh one for these bytes.
+func (p *Prevalidator) take(uuid string, digest [sha256.Size]byte) (*Order, Problems, bool) {
+	if p == nil {
+		return nil, nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.results[uuid]
+	delete(p.results, uuid)
+	if r == nil || r.digest != digest || time.Since(r.at) > p.maxAge {
+		return nil, nil, false
+	}
+	return r.order, r.problems, true
+}
+
+func (p *Prevalidator) purgeLocked() {
+	for u, r := range p.results {
+		if time.Since(r.at) > p.maxAge {
+			delete(p.results, u)
+		}
+	}
+}
