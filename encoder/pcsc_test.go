@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,9 @@ import (
 var pcscd *testsupport.PCSCD
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" { // a child process that starts its own virtual station
+		os.Exit(m.Run())
+	}
 	pcscd = testsupport.StartPCSCD()
 	code := m.Run()
 	pcscd.Stop()
@@ -318,5 +322,58 @@ func TestVirtualTransport(t *testing.T) {
 	}
 	if err := tr.EjectOutput(r.ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+const childEnv = "CARDLINE_ENCODER_TEST_CHILD"
+
+// TestVirtualStationInFreshProcess runs the demo's path in a process of its own (the PC/SC socket
+// is chosen once per process): StartVirtualStation, a station and its virtual transport.
+func TestVirtualStationInFreshProcess(t *testing.T) {
+	pcscd.Need(t) // the same programs are needed
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestVirtualStationChild$", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestVirtualStationChild") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func TestVirtualStationChild(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("runs only as the child of TestVirtualStationInFreshProcess")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	vs, err := encoder.StartVirtualStation(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vs.Close()
+	keys := encoder.DevKeys()
+	st, err := encoder.NewStation(vs.ReaderNames()[1], keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tr := encoder.NewVirtualTransport(vs.Slots[1], st)
+	if err := tr.FeedBlank(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Encode(ctx, record("1000000017"), encoder.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := encoder.ReadCard(ctx, vs.ReaderNames()[1], keys.Verifier())
+	if err != nil || got.Record.CardNumber != "1000000017" || string(got.UID) != string(res.UID) {
+		t.Fatalf("read back: %+v %v", got, err)
+	}
+	if err := tr.EjectOutput(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out := tr.Output(); len(out) != 1 || string(out[0].UID()) != string(res.UID) {
+		t.Fatalf("output hopper: %v", out)
 	}
 }
