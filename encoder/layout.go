@@ -339,11 +339,6 @@ func madCRC(b []byte) byte {
 	return crc
 }
 
-// MAD entries other than application ids.
-const (
-	madFree uint16 = 0x0000
-)
-
 // buildMAD returns MAD1 (32 bytes: sector 0 blocks 1-2) and MAD2 (48 bytes: sector 16 blocks
 // 64-66) with AppID in the given sectors and every other sector free. Each AID is stored
 // application code first, then function cluster code.
