@@ -40,6 +40,7 @@ func commands() []command {
 		submitCommand(),
 		ordersCommand(),
 		demoCommand(),
+		chipCommand(),
 	}
 }
 
