@@ -174,6 +174,10 @@ func (m *Mailer) Run(ctx context.Context) error {
 	if m.sender == nil {
 		return errors.New("temporary card mailer: no sender configured")
 	}
+	// The outcome events are published inside transactions, where watermill cannot create tables.
+	if err := m.bus.InitTopics(ctx, ConsumerGroup, TopicMailed, TopicFailed); err != nil {
+		return fmt.Errorf("temporary card mailer: %w", err)
+	}
 	var wg sync.WaitGroup
 	for i := range m.cfg.Workers {
 		wg.Add(1)
@@ -225,27 +229,44 @@ func (m *Mailer) attempt(ctx context.Context, j *Job) error {
 			return err // the crash: nothing recorded
 		}
 	}
-	// The outcome is recorded even if ctx ends now: a mail that went out and is not recorded is
-	// sent again after the lease.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	// The outcome is recorded even if ctx ends now, and a failing record is tried again (the mail is
+	// not): a mail that went out and is not recorded is sent again after the lease.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.Lease/2)
 	defer cancel()
+	record := func() error { return m.record(rctx, log, j, cards, err, started) }
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		rerr := record()
+		if rerr == nil || errors.Is(rerr, errLeaseLost) {
+			return rerr
+		}
+		log.Error("record outcome of mail attempt; trying again", "err", rerr)
+		select {
+		case <-rctx.Done():
+			return fmt.Errorf("%w (gave up; the job is retried when its lease ends)", rerr)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// record writes the outcome of an attempt: sent, failed for good, or due again after back-off.
+func (m *Mailer) record(ctx context.Context, log *slog.Logger, j *Job, cards []string, err error, started time.Time) error {
 	if err == nil {
 		log.Info("temporary cards mailed", "to", j.Recipient, "cards", len(cards), "took", m.now().Sub(started).Round(time.Millisecond))
-		return m.recordSent(rctx, j, cards)
+		return m.recordSent(ctx, j, cards)
 	}
 	var se *SendError
 	permanent := errors.As(err, &se) && se.Permanent
 	switch {
 	case permanent:
 		log.Warn("temporary card mail failed", "err", err)
-		return m.recordFailed(rctx, j, err.Error())
+		return m.recordFailed(ctx, j, err.Error())
 	case j.Attempts >= m.cfg.MaxAttempts:
 		log.Warn("temporary card mail failed: retries exhausted", "err", err)
-		return m.recordFailed(rctx, j, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts, err))
+		return m.recordFailed(ctx, j, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts, err))
 	default:
 		delay := m.backoff(j.Attempts)
 		log.Info("temporary card mail will be retried", "in", delay.Round(time.Second), "err", err)
-		return m.recordRetry(rctx, j, err.Error(), delay)
+		return m.recordRetry(ctx, j, err.Error(), delay)
 	}
 }
 
