@@ -36,40 +36,60 @@ func scaleArea(dst *image.RGBA, dr image.Rectangle, src image.Image, sr image.Re
 	}
 	x0, x1 := spans(sr.Min.X, sr.Dx(), dr.Dx())
 	y0, y1 := spans(sr.Min.Y, sr.Dy(), dr.Dy())
+	dw := dr.Dx()
+	acc := make([]int, 3*dw)
+	cnt := make([]int, dw)
 	switch s := src.(type) {
 	case *image.YCbCr:
+		// Average Y, Cb and Cr (the colour conversion is affine, so averaging before it is the
+		// same as after), reading the chroma planes at their subsampling.
+		hs, vs := chromaShift(s.SubsampleRatio)
 		for j := 0; j < dr.Dy(); j++ {
-			out := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+j):]
-			for i := 0; i < dr.Dx(); i++ {
-				var sy, scb, scr, n int
-				for y := y0[j]; y < y1[j]; y++ {
+			clear(acc)
+			clear(cnt)
+			for y := y0[j]; y < y1[j]; y++ {
+				yrow := s.Y[(y-s.Rect.Min.Y)*s.YStride:] // yrow[x-Min.X] is pixel x
+				crow := (y>>vs - s.Rect.Min.Y>>vs) * s.CStride
+				cx0 := s.Rect.Min.X >> hs
+				for i := 0; i < dw; i++ {
+					a := acc[3*i : 3*i+3]
 					for x := x0[i]; x < x1[i]; x++ {
-						sy += int(s.Y[s.YOffset(x, y)])
-						c := s.COffset(x, y)
-						scb += int(s.Cb[c])
-						scr += int(s.Cr[c])
-						n++
+						a[0] += int(yrow[x-s.Rect.Min.X])
+						c := crow + x>>hs - cx0
+						a[1] += int(s.Cb[c])
+						a[2] += int(s.Cr[c])
 					}
+					cnt[i] += x1[i] - x0[i]
 				}
-				r, g, b := color.YCbCrToRGB(uint8(sy/n), uint8(scb/n), uint8(scr/n))
+			}
+			out := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+j):]
+			for i := 0; i < dw; i++ {
+				n := cnt[i]
+				r, g, b := color.YCbCrToRGB(uint8(acc[3*i]/n), uint8(acc[3*i+1]/n), uint8(acc[3*i+2]/n))
 				out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = r, g, b, 0xff
 			}
 		}
 	case *image.RGBA:
 		for j := 0; j < dr.Dy(); j++ {
-			out := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+j):]
-			for i := 0; i < dr.Dx(); i++ {
-				var r, g, b, n int
-				for y := y0[j]; y < y1[j]; y++ {
-					row := s.Pix[s.PixOffset(x0[i], y):s.PixOffset(x1[i], y)]
-					for k := 0; k+3 < len(row); k += 4 {
-						r += int(row[k])
-						g += int(row[k+1])
-						b += int(row[k+2])
-						n++
+			clear(acc)
+			clear(cnt)
+			for y := y0[j]; y < y1[j]; y++ {
+				row := s.Pix[(y-s.Rect.Min.Y)*s.Stride:] // row[4*(x-Min.X)] is pixel x
+				for i := 0; i < dw; i++ {
+					a := acc[3*i : 3*i+3]
+					px := row[4*(x0[i]-s.Rect.Min.X) : 4*(x1[i]-s.Rect.Min.X)]
+					for k := 0; k+3 < len(px); k += 4 {
+						a[0] += int(px[k])
+						a[1] += int(px[k+1])
+						a[2] += int(px[k+2])
 					}
+					cnt[i] += x1[i] - x0[i]
 				}
-				out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = uint8(r/n), uint8(g/n), uint8(b/n), 0xff
+			}
+			out := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+j):]
+			for i := 0; i < dw; i++ {
+				n := cnt[i]
+				out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = uint8(acc[3*i]/n), uint8(acc[3*i+1]/n), uint8(acc[3*i+2]/n), 0xff
 			}
 		}
 	default:
@@ -90,4 +110,21 @@ func spans(off, n, d int) (lo, hi []int) {
 		hi[i] = max(off+(i+1)*n/d, lo[i]+1)
 	}
 	return lo, hi
+}
+
+// chromaShift gives how many bits x and y are shifted to index the chroma planes.
+func chromaShift(r image.YCbCrSubsampleRatio) (h, v int) {
+	switch r {
+	case image.YCbCrSubsampleRatio422:
+		return 1, 0
+	case image.YCbCrSubsampleRatio420:
+		return 1, 1
+	case image.YCbCrSubsampleRatio440:
+		return 0, 1
+	case image.YCbCrSubsampleRatio411:
+		return 2, 0
+	case image.YCbCrSubsampleRatio410:
+		return 2, 1
+	}
+	return 0, 0
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/adler32"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
@@ -44,25 +43,9 @@ func EncodePNG(w io.Writer, img *image.RGBA) error {
 		return err
 	}
 
-	rowLen := 1 + 3*b.Dx()
-	raw := make([]byte, rowLen*b.Dy())
-	for y := 0; y < b.Dy(); y++ {
-		row := raw[y*rowLen : (y+1)*rowLen]
-		row[0] = 1 // filter: Sub
-		src := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):]
-		src = src[:4*b.Dx()]
-		var pr, pg, pb byte
-		for x := 0; x < b.Dx(); x++ {
-			p, q := src[4*x:4*x+3], row[1+3*x:4+3*x]
-			r, g, bl := p[0], p[1], p[2]
-			q[0], q[1], q[2] = r-pr, g-pg, bl-pb
-			pr, pg, pb = r, g, bl
-		}
-	}
-	z := make([]byte, 0, len(raw)/4)
+	z := make([]byte, 0, 3*b.Dx()*b.Dy()/4)
 	z = append(z, 0x78, 0x01) // zlib: deflate, 32 KiB window, no dictionary, fastest
-	z = rleDeflate(z, raw)
-	z = binary.BigEndian.AppendUint32(z, adler32.Checksum(raw))
+	z = deflateRows(z, img)
 	if err := writeChunk(bw, "IDAT", z); err != nil {
 		return err
 	}
@@ -75,36 +58,101 @@ func EncodePNG(w io.Writer, img *image.RGBA) error {
 	return nil
 }
 
-// rleDeflate appends to dst one final deflate block (RFC 1951) with the fixed Huffman code that
-// holds src: each run of four or more equal bytes becomes the byte and a back-reference of
-// distance 1, every other byte a literal.
-func rleDeflate(dst, src []byte) []byte {
-	bw := bitWriter{out: dst}
-	bw.put(1, 1) // BFINAL
-	bw.put(1, 2) // BTYPE 01: fixed Huffman codes
-	for i := 0; i < len(src); {
-		c := src[i]
-		j := i + 1
-		for j < len(src) && src[j] == c && j-i <= 258 {
-			j++
-		}
-		bw.literal(c)
-		run := j - i - 1 // bytes after the first that repeat it
-		for run >= 3 {
-			n := min(run, 258)
-			if rest := run - n; rest > 0 && rest < 3 {
-				n -= 3 - rest // leave a tail long enough for another match
-			}
-			bw.match(n)
-			run -= n
-		}
-		for ; run > 0; run-- {
-			bw.literal(c)
-		}
-		i = j
+// deflateRows appends to dst the zlib body for img's pixels as PNG rows (filter byte 1, Sub,
+// then the RGB differences from the pixel to the left) followed by the Adler-32 checksum. The
+// rows go into one final deflate block (RFC 1951) with the fixed Huffman code: each run of four
+// or more equal bytes becomes the byte and back-references of distance 1, every other byte a
+// literal. Filtering, coding and checksum are done row by row, so the row stays in cache.
+func deflateRows(dst []byte, img *image.RGBA) []byte {
+	var lit [256]struct {
+		code uint32
+		n    uint8
 	}
-	bw.code(0, 7) // end of block: symbol 256
-	return bw.flush()
+	for c := range 256 { // the fixed literal code: 0–143 in 8 bits from 0x30, 144–255 in 9 from 0x190
+		if c < 144 {
+			lit[c].code, lit[c].n = bits.Reverse32(0x30+uint32(c))>>24, 8
+		} else {
+			lit[c].code, lit[c].n = bits.Reverse32(0x190+uint32(c-144))>>23, 9
+		}
+	}
+	w := bitWriter{out: dst}
+	w.put(1, 1) // BFINAL
+	w.put(1, 2) // BTYPE 01: fixed Huffman codes
+	b := img.Bounds()
+	// The row buffer has one spare byte: each pixel is stored as 4 bytes, the next pixel
+	// overwriting the fourth.
+	buf := make([]byte, 1+3*b.Dx()+1)
+	buf[0] = 1
+	row := buf[:len(buf)-1]
+	var s1, s2 uint64 = 1, 0 // Adler-32 so far
+	var r1, r2 uint64        // the current row's own Adler sums, for a repeat of it
+	rowLen := len(row)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		src := img.Pix[img.PixOffset(b.Min.X, y) : img.PixOffset(b.Min.X, y)+4*b.Dx()]
+		if y > b.Min.Y && rowLen <= 32768 && bytes.Equal(src, img.Pix[img.PixOffset(b.Min.X, y-1):img.PixOffset(b.Min.X, y-1)+4*b.Dx()]) {
+			// The same pixels as the row above give the same filtered row: copy it from one row
+			// back (a few bytes for the whole row), and add its checksum without reading it.
+			for left := rowLen; left > 0; {
+				m := min(left, 258)
+				if rest := left - m; rest > 0 && rest < 3 {
+					m -= 3 - rest
+				}
+				w.copyBack(m, rowLen)
+				left -= m
+			}
+			s2 = (s2 + uint64(rowLen)*s1 + r2) % 65521
+			s1 = (s1 + r1) % 65521
+			continue
+		}
+		// Sub filter, four bytes at a time: a byte-wise subtraction without borrows between
+		// bytes (the high bit of each byte is set aside, then put right).
+		const hi = 0x80808080
+		var prev uint32
+		for x, o := 0, 1; x+4 <= len(src) && o+4 <= len(buf); x, o = x+4, o+3 {
+			p := binary.LittleEndian.Uint32(src[x:])
+			binary.LittleEndian.PutUint32(buf[o:], ((p|hi)-(prev&^hi))^((p^^prev)&hi))
+			prev = p
+		}
+		r1, r2 = 0, 0
+		for i := 0; i < len(row); {
+			c := row[i]
+			j := i + 1
+			if j+8 <= len(row) && row[j] == c {
+				pat := uint64(c) * 0x0101010101010101
+				for j+8 <= len(row) && binary.LittleEndian.Uint64(row[j:]) == pat {
+					j += 8
+				}
+			}
+			for j < len(row) && row[j] == c {
+				j++
+			}
+			n := uint64(j - i)
+			// checksum of n copies of c, at once
+			r2 += n*r1 + uint64(c)*n*(n+1)/2
+			r1 += uint64(c) * n
+			l := lit[c]
+			w.put(uint64(l.code), uint(l.n))
+			run := int(n) - 1
+			for run >= 3 {
+				m := min(run, 258)
+				if rest := run - m; rest > 0 && rest < 3 {
+					m -= 3 - rest // leave a tail long enough for another match
+				}
+				w.copyBack(m, 1)
+				run -= m
+			}
+			for ; run > 0; run-- {
+				w.put(uint64(l.code), uint(l.n))
+			}
+			i = j
+		}
+		r1 %= 65521
+		r2 %= 65521
+		s2 = (s2 + uint64(rowLen)*s1 + r2) % 65521
+		s1 = (s1 + r1) % 65521
+	}
+	w.code(0, 7) // end of block: symbol 256
+	return binary.BigEndian.AppendUint32(w.flush(), uint32(s2<<16|s1))
 }
 
 // bitWriter packs deflate's LSB-first bit stream.
@@ -117,10 +165,10 @@ type bitWriter struct {
 func (w *bitWriter) put(v uint64, n uint) {
 	w.bits |= v << w.nbits
 	w.nbits += n
-	for w.nbits >= 8 {
-		w.out = append(w.out, byte(w.bits))
-		w.bits >>= 8
-		w.nbits -= 8
+	if w.nbits >= 32 {
+		w.out = binary.LittleEndian.AppendUint32(w.out, uint32(w.bits))
+		w.bits >>= 32
+		w.nbits -= 32
 	}
 }
 
@@ -129,18 +177,8 @@ func (w *bitWriter) code(c uint32, n uint) {
 	w.put(uint64(bits.Reverse32(c)>>(32-n)), n)
 }
 
-// literal writes a byte under the fixed code: 0–143 as 8 bits from 0x30, 144–255 as 9 bits
-// from 0x190.
-func (w *bitWriter) literal(b byte) {
-	if b < 144 {
-		w.code(0x30+uint32(b), 8)
-	} else {
-		w.code(0x190+uint32(b)-144, 9)
-	}
-}
-
-// match writes a back-reference of length n (3–258) at distance 1.
-func (w *bitWriter) match(n int) {
+// copyBack writes a back-reference of length n (3–258) at distance d (1–32768).
+func (w *bitWriter) copyBack(n, d int) {
 	sym, extra, nextra := lengthCode(n)
 	if sym < 280 {
 		w.code(uint32(sym-256), 7)
@@ -150,7 +188,15 @@ func (w *bitWriter) match(n int) {
 	if nextra > 0 {
 		w.put(uint64(extra), nextra)
 	}
-	w.code(0, 5) // distance code 0: distance 1, no extra bits
+	// Distance codes: 0–3 are 1–4; above, each pair of codes doubles the span, with nb extra bits.
+	if d <= 4 {
+		w.code(uint32(d-1), 5)
+		return
+	}
+	v := uint32(d - 1)
+	nb := uint(bits.Len32(v) - 2)
+	w.code(2*uint32(nb)+(v>>nb)&1+2, 5)
+	w.put(uint64(v&(1<<nb-1)), nb)
 }
 
 // lengthCode maps a match length to its deflate symbol and extra bits (RFC 1951, 3.2.5).
@@ -176,10 +222,11 @@ func lengthCode(n int) (sym, extra int, nextra uint) {
 }
 
 func (w *bitWriter) flush() []byte {
-	if w.nbits > 0 {
+	for w.nbits > 0 {
 		w.out = append(w.out, byte(w.bits))
+		w.bits >>= 8
+		w.nbits -= min(w.nbits, 8)
 	}
-	w.bits, w.nbits = 0, 0
 	return w.out
 }
 

@@ -26,8 +26,13 @@ func TestEncodePNGRoundTrip(t *testing.T) {
 			runs.SetRGBA(x%700, x/700, c)
 		}
 	}
+	flat := image.NewRGBA(image.Rect(0, 0, 50, 50))   // every row repeats the first
+	wide := image.NewRGBA(image.Rect(0, 0, 11000, 3)) // rows longer than deflate's window
+	for i := range wide.Pix {
+		wide.Pix[i] = byte(i / 4 % 7)
+	}
 	front, back := testFaces(t, SampleFace(Construction))
-	for name, img := range map[string]*image.RGBA{"noise": noise, "runs": runs, "front": front, "back": back, "offset": front.SubImage(image.Rect(10, 20, 300, 200)).(*image.RGBA)} {
+	for name, img := range map[string]*image.RGBA{"noise": noise, "runs": runs, "flat": flat, "wide": wide, "front": front, "back": back, "offset": front.SubImage(image.Rect(10, 20, 300, 200)).(*image.RGBA)} {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := EncodePNG(&buf, img); err != nil {

@@ -142,9 +142,9 @@ func (r *Renderer) background(t CardType, back bool) *image.RGBA {
 		}
 		r.bg[k] = bg
 	}
-	img := image.NewRGBA(bg.Rect)
-	copy(img.Pix, bg.Pix)
-	return img
+	pix := make([]byte, len(bg.Pix)) // make+copy: the compiler skips zeroing what copy fills
+	copy(pix, bg.Pix)
+	return &image.RGBA{Pix: pix, Stride: bg.Stride, Rect: bg.Rect}
 }
 
 func fill(dst *image.RGBA, rect image.Rectangle, c color.RGBA) {
