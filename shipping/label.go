@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/boombuler/barcode/code128"
@@ -59,6 +60,7 @@ func (b Batch) Labels() []Label {
 type Labeler struct {
 	sender        Address
 	zplFont       string
+	now           func() time.Time
 	regular, bold *face
 }
 
@@ -70,6 +72,8 @@ type LabelConfig struct {
 	// on most current Zebra printers), needed for letters beyond Latin-1 such as Polish ł or
 	// Lithuanian ė. Empty means the built-in font 0, which covers Latin-1 (Norwegian) only.
 	ZPLFont string
+	// Now dates the PDFs [time.Now]; with a fixed clock the same labels make the same bytes.
+	Now func() time.Time
 }
 
 // validZPLFont accepts a printer font path such as E:TT0003M_.TTF: a drive letter, a name of
@@ -98,7 +102,10 @@ func NewLabeler(cfg LabelConfig) (*Labeler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load label font Go Bold: %w", err)
 	}
-	l := &Labeler{sender: sender, zplFont: cfg.ZPLFont, regular: reg, bold: bold}
+	l := &Labeler{sender: sender, zplFont: cfg.ZPLFont, now: cfg.Now, regular: reg, bold: bold}
+	if l.now == nil {
+		l.now = time.Now
+	}
 	if _, err := l.layout(Label{Kind: LetterLabel, ID: "E100000001601", OrderID: "X", To: sender, Content: "X"}); err != nil {
 		return nil, fmt.Errorf("return address: %w", err)
 	}

@@ -47,6 +47,9 @@ func (l *Labeler) writePDF(w io.Writer, labels []Label, sheet bool) error {
 	pdf.SetTitle("Shipping labels", true)
 	pdf.SetCreator("cardline", true)
 	pdf.SetLang("nb-NO")
+	now := l.now()
+	pdf.SetCreationDate(now)
+	pdf.SetModificationDate(now)
 	pdf.AddUTF8FontFromBytes("go", "", l.regular.ttf)
 	pdf.AddUTF8FontFromBytes("go", "B", l.bold.ttf)
 	for i, lo := range layouts {
