@@ -119,8 +119,8 @@ type Schedule struct {
 	IsBusinessDay func(time.Time) bool
 }
 
-// A ShippingPlan is the result of Plan: the batch for the next pickup and the orders held back.
-type ShippingPlan struct {
+// A PackingPlan is the result of Plan: the batch for the next pickup and the orders held back.
+type PackingPlan struct {
 	Batch Batch
 	Held  []Held
 }
@@ -188,17 +188,17 @@ func (s Schedule) onTime(p, deadline time.Time) bool {
 // A split is decided on the cards' states when Plan runs, so the store runs it for real at the
 // cut-off (earlier runs are previews): a remake finished before the cut-off still goes with its
 // order. Plan fails only for a bad schedule; a bad order is held, with the reason, not fatal.
-func Plan(orders []OrderToShip, now time.Time, s Schedule) (ShippingPlan, error) {
+func Plan(orders []OrderToShip, now time.Time, s Schedule) (PackingPlan, error) {
 	pickup, cutOff, err := s.NextPickup(now)
 	if err != nil {
-		return ShippingPlan{}, err
+		return PackingPlan{}, err
 	}
 	// The pickup after this one: its date decides whether waiting still meets a deadline.
 	following, _, err := s.NextPickup(cutOff)
 	if err != nil {
-		return ShippingPlan{}, err
+		return PackingPlan{}, err
 	}
-	plan := ShippingPlan{Batch: Batch{ID: NewBatchID(pickup), Pickup: pickup, CutOff: cutOff}}
+	plan := PackingPlan{Batch: Batch{ID: NewBatchID(pickup), Pickup: pickup, CutOff: cutOff}}
 	for _, o := range orders {
 		envs, parcel, held := planOrder(o, pickup, following, s)
 		plan.Batch.Envelopes = append(plan.Batch.Envelopes, envs...)
