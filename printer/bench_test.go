@@ -6,8 +6,10 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"slices"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func benchRenderer(b *testing.B) *Renderer {
@@ -38,7 +40,13 @@ func BenchmarkCard(b *testing.B) {
 	r := benchRenderer(b)
 	f := SampleFace(Construction)
 	defer cpuTime(b)()
+	var times []time.Duration
+	defer func() {
+		slices.Sort(times)
+		b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns/op")
+	}()
 	for b.Loop() {
+		t0 := time.Now()
 		front, back, err := r.Render(f)
 		if err != nil {
 			b.Fatal(err)
@@ -49,6 +57,7 @@ func BenchmarkCard(b *testing.B) {
 		if err := EncodePNG(io.Discard, back); err != nil {
 			b.Fatal(err)
 		}
+		times = append(times, time.Since(t0))
 	}
 }
 

@@ -278,3 +278,56 @@ func hasFault(fs []printer.Fault, k printer.FaultKind) bool {
 	}
 	return false
 }
+
+// TestPrintThroughCUPSQueue prints the same card through a CUPS queue (lpadmin -m everywhere) in
+// front of the virtual printer: the client picks CR80 from the names CUPS makes up, CUPS passes
+// the PWG Raster through untouched, and a jam comes back as an aborted job.
+func TestPrintThroughCUPSQueue(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+	queue := testsupport.CUPSQueue(t, v.URI, "cards")
+	c, err := printer.NewClient(queue, printer.ClientOptions{RequestTimeout: 5 * time.Second, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("CUPS queue: %+v", st)
+	job := renderSample(t)
+	want, err := printer.CardDocument(st, job)
+	if err != nil {
+		t.Fatalf("card document for CUPS (media %q): %v", st.MediaSupported, err)
+	}
+	res, err := c.PrintCard(ctx, job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != "completed" || res.Sides != "two-sided-long-edge" {
+		t.Errorf("result %+v", res)
+	}
+	got, err := v.Job(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Document, want.Data) {
+		t.Errorf("document changed on its way through CUPS: %d bytes, sent %d", len(got.Document), len(want.Data))
+	}
+	if got.Attributes["IPP_JOB_NAME"] != job.CardNumber || got.Attributes["IPP_SIDES"] != "two-sided-long-edge" ||
+		!strings.Contains(got.Attributes["IPP_MEDIA_COL"], "x-dimension=5398 y-dimension=8560") {
+		t.Errorf("job attributes at the printer: %v", got.Attributes)
+	}
+
+	if err := v.SetFault("jam"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.PrintCard(ctx, job, nil)
+	var je *printer.JobError
+	if !errors.As(err, &je) || res.State == "completed" {
+		t.Fatalf("jam through CUPS: %+v, %v", res, err)
+	}
+	t.Logf("jam through CUPS: %v", err)
+}

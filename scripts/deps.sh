@@ -10,6 +10,8 @@ packages=(
   vsmartcard-vpcd     # virtual reader driver our card emulator talks to
   cups-ipp-utils      # ippeveprinter: a real IPP Everywhere printer
   dbus-daemon         # ippeveprinter wants a D-Bus bus
+  cups-daemon         # cupsd: a private CUPS queue in front of ippeveprinter (printer tests)
+  cups-client         # lpadmin -m everywhere, to make that queue
   qpdf                # qpdf --check on generated PDFs
   poppler-utils       # pdftotext, pdftoppm
   zbar-tools          # zbarimg: an independent QR/barcode decoder
