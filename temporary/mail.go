@@ -56,10 +56,6 @@ func Compose(from mail.Address, messageID string, o Order, cards []*Card, pdfs [
 		m.Attachments = append(m.Attachments, Attachment{Name: c.FileName(), ContentType: "application/pdf", Data: pdfs[i]})
 	}
 
-	until := ""
-	if len(cards) > 0 {
-		until = date(cards[0].ValidUntil)
-	}
 	dispatchNB, dispatchEN := "Kortene sendes innen fire virkedager.", "The cards will be sent within four business days."
 	if !o.DispatchBy.IsZero() {
 		dispatchNB = "Kortene sendes senest " + date(o.DispatchBy) + "."
@@ -67,7 +63,7 @@ func Compose(from mail.Address, messageID string, o Order, cards []*Card, pdfs [
 	}
 	resendNB, resendEN := "", ""
 	if resend {
-		resendNB, resendEN = "Dette er en ny utsending, som ble bedt om. ", "This is a new copy, sent on request. "
+		resendNB, resendEN = "Dette er en ny kopi, sendt på forespørsel. ", "This is a new copy, sent on request. "
 	}
 	nb := []string{
 		"Hei " + o.OrdererName + ",",
@@ -75,8 +71,8 @@ func Compose(from mail.Address, messageID string, o Order, cards []*Card, pdfs [
 		resendNB + fmt.Sprintf("Bestillingen %s av HMS-kort for %s (org.nr. %s) er mottatt og satt i produksjon. %s",
 			o.ID, o.CompanyName, orgNumber(o.OrgNumber), dispatchNB),
 		"",
-		fmt.Sprintf("Vedlagt er et midlertidig HMS-kort (PDF) for hvert kort. Det gjelder til det fysiske kortet er mottatt, og aldri etter %s. "+
-			"Skriv det ut eller vis det på telefonen, sammen med legitimasjon med bilde.", until),
+		"Vedlagt er et midlertidig HMS-kort (PDF) for hvert kort. Det gjelder til det fysiske kortet er mottatt, og aldri etter datoen som står på det. " +
+			"Skriv det ut eller vis det på telefonen, sammen med legitimasjon med bilde.",
 	}
 	en := []string{
 		"Hello " + o.OrdererName + ",",
@@ -84,8 +80,8 @@ func Compose(from mail.Address, messageID string, o Order, cards []*Card, pdfs [
 		resendEN + fmt.Sprintf("Order %s for HSE cards for %s (organisation number %s) has been received and is in production. %s",
 			o.ID, o.CompanyName, orgNumber(o.OrgNumber), dispatchEN),
 		"",
-		fmt.Sprintf("Attached is a temporary HSE card (PDF) for each card. It is valid until the physical card has been received, and never after %s. "+
-			"Print it or show it on a phone, together with photo identification.", until),
+		"Attached is a temporary HSE card (PDF) for each card. It is valid until the physical card has been received, and never after the date on it. " +
+			"Print it or show it on a phone, together with photo identification.",
 	}
 
 	var text strings.Builder
@@ -94,7 +90,7 @@ func Compose(from mail.Address, messageID string, o Order, cards []*Card, pdfs [
 	}
 	text.WriteString("\nKort i bestillingen / Cards in the order:\n")
 	for _, c := range cards {
-		fmt.Fprintf(&text, "  %s  %s  (%s)\n", c.CardNumber, c.FullName(), c.FileName())
+		fmt.Fprintf(&text, "  %s  %s  (%s; gyldig senest / valid at the latest %s)\n", c.CardNumber, c.FullName(), c.FileName(), date(c.ValidUntil))
 	}
 	text.WriteString("\n-- English --\n\n")
 	for _, l := range en {
@@ -119,10 +115,12 @@ func Compose(from mail.Address, messageID string, o Order, cards []*Card, pdfs [
 	h.WriteString(`<table style="border-collapse:collapse"><thead><tr>` +
 		`<th style="text-align:left;padding:4px 12px 4px 0">Kortnummer / Card number</th>` +
 		`<th style="text-align:left;padding:4px 12px 4px 0">Navn / Name</th>` +
-		`<th style="text-align:left;padding:4px 0">Vedlegg / Attachment</th></tr></thead><tbody>`)
+		`<th style="text-align:left;padding:4px 12px 4px 0">Vedlegg / Attachment</th>` +
+		`<th style="text-align:left;padding:4px 0">Gyldig senest / Valid at the latest</th></tr></thead><tbody>`)
 	for _, c := range cards {
-		fmt.Fprintf(&h, `<tr><td style="padding:4px 12px 4px 0">%s</td><td style="padding:4px 12px 4px 0">%s</td><td style="padding:4px 0">%s</td></tr>`,
-			html.EscapeString(c.CardNumber), html.EscapeString(c.FullName()), html.EscapeString(c.FileName()))
+		fmt.Fprintf(&h, `<tr><td style="padding:4px 12px 4px 0">%s</td><td style="padding:4px 12px 4px 0">%s</td>`+
+			`<td style="padding:4px 12px 4px 0">%s</td><td style="padding:4px 0">%s</td></tr>`,
+			html.EscapeString(c.CardNumber), html.EscapeString(c.FullName()), html.EscapeString(c.FileName()), date(c.ValidUntil))
 	}
 	h.WriteString(`</tbody></table><hr>`)
 	para(en, "en")
