@@ -48,6 +48,7 @@ func (l *Labeler) writePDF(w io.Writer, labels []Label, sheet bool) error {
 	pdf.SetCreator("cardline", true)
 	pdf.SetLang("nb-NO")
 	now := l.now()
+	pdf.SetCatalogSort(true) // fonts in a fixed order: the same labels make the same bytes
 	pdf.SetCreationDate(now)
 	pdf.SetModificationDate(now)
 	pdf.AddUTF8FontFromBytes("go", "", l.regular.ttf)
@@ -148,6 +149,7 @@ func (m Manifest) WritePDF(w io.Writer) error {
 	pdf.SetMargins(18, 18, 18)
 	pdf.SetAutoPageBreak(true, 18)
 	pdf.SetTitle("Manifest "+string(m.Batch), true)
+	pdf.SetCatalogSort(true)
 	pdf.SetCreator("cardline", true)
 	pdf.SetLang("nb-NO")
 	pdf.AddUTF8FontFromBytes("go", "", goregular.TTF)
