@@ -2,6 +2,7 @@ package printer
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -36,8 +37,12 @@ func EncodeRaster(w io.Writer, opts RasterOptions, faces ...*image.RGBA) error {
 	if _, err := bw.WriteString("RaS2"); err != nil {
 		return fmt.Errorf("encode PWG raster: %w", err)
 	}
-	page := make([]byte, 3*pageWidth*pageHeight)
-	var line []byte
+	const tile = 16 // page lines made at a time: one 64-byte cache line of each face row
+	stride := 3 * pageWidth
+	ls := stride + 1 // a spare byte after each line: pixels are stored 4 bytes at a time
+	lines := make([]byte, tile*ls)
+	held := make([]byte, stride) // the line waiting to be written, with its repeat count
+	var packed []byte
 	for i, face := range faces {
 		if face.Bounds().Dx() != FaceWidth || face.Bounds().Dy() != FaceHeight {
 			return fmt.Errorf("encode PWG raster: face %d is %v, want %d×%d", i+1, face.Bounds().Size(), FaceWidth, FaceHeight)
@@ -45,40 +50,48 @@ func EncodeRaster(w io.Writer, opts RasterOptions, faces ...*image.RGBA) error {
 		if _, err := bw.Write(pwgHeader(opts, len(faces))); err != nil {
 			return fmt.Errorf("encode PWG raster: %w", err)
 		}
-		rotateClockwise(page, face)
-		stride := 3 * pageWidth
-		for y := 0; y < pageHeight; {
-			cur := page[y*stride : (y+1)*stride]
-			rep := 1
-			for y+rep < pageHeight && rep < 256 && string(page[(y+rep)*stride:(y+rep+1)*stride]) == string(cur) {
-				rep++
+		rep := 0
+		flush := func() error {
+			packed = append(packed[:0], byte(rep-1))
+			packed = packLine(packed, held)
+			_, err := bw.Write(packed)
+			return err
+		}
+		// Page line x is face column x read bottom to top: the face turned clockwise. Each
+		// pixel goes in as 4 bytes (RGBA), the next pixel overwriting the A.
+		for x0 := 0; x0 < FaceWidth; x0 += tile {
+			n := min(tile, FaceWidth-x0)
+			for y := FaceHeight - 1; y >= 0; y-- {
+				src := face.Pix[face.PixOffset(face.Rect.Min.X+x0, face.Rect.Min.Y+y):]
+				src = src[:4*n]
+				o := 3 * (pageWidth - 1 - y)
+				for k := 0; k < n; k++ {
+					binary.LittleEndian.PutUint32(lines[k*ls+o:k*ls+o+4], binary.LittleEndian.Uint32(src[4*k:4*k+4]))
+				}
 			}
-			line = append(line[:0], byte(rep-1))
-			line = packLine(line, cur)
-			if _, err := bw.Write(line); err != nil {
-				return fmt.Errorf("encode PWG raster: %w", err)
+			for k := 0; k < n; k++ {
+				line := lines[k*ls : k*ls+stride]
+				if rep > 0 && rep < 256 && bytes.Equal(line, held) {
+					rep++
+					continue
+				}
+				if rep > 0 {
+					if err := flush(); err != nil {
+						return fmt.Errorf("encode PWG raster: %w", err)
+					}
+				}
+				copy(held, line)
+				rep = 1
 			}
-			y += rep
+		}
+		if err := flush(); err != nil {
+			return fmt.Errorf("encode PWG raster: %w", err)
 		}
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("encode PWG raster: %w", err)
 	}
 	return nil
-}
-
-// rotateClockwise writes the landscape face into page (packed RGB, portrait) turned a quarter
-// turn clockwise: face pixel (x, y) goes to page pixel (pageWidth-1-y, x).
-func rotateClockwise(page []byte, face *image.RGBA) {
-	b := face.Bounds()
-	for y := 0; y < FaceHeight; y++ {
-		src := face.Pix[face.PixOffset(b.Min.X, b.Min.Y+y):]
-		px := pageWidth - 1 - y
-		for x := 0; x < FaceWidth; x++ {
-			o := 3 * (x*pageWidth + px)
-			copy(page[o:o+3], src[4*x:4*x+3])
-		}
-	}
 }
 
 // packLine appends one line of 3-byte pixels in PWG's run-length code: a byte n < 128 means the
