@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net/mail"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"cardline/internal/mailpit"
 	"cardline/temporary"
 )
 
@@ -193,4 +195,62 @@ func temporaryResend(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "sent %s after %d attempt(s)\n", j.SentAt.Local().Format(time.RFC3339), j.Attempts)
 	return nil
+}
+
+// demoMail starts Mailpit for the demo and a mailer that sends to it (no STARTTLS: loopback). The
+// caller registers the mailer's handler on the service's router, runs it, and stops Mailpit when
+// done; orderers' mails are then readable at the returned server's URL and through its API.
+func demoMail(ctx context.Context, s *service, statusBase string, key ed25519.PrivateKey) (*temporary.Mailer, *mailpit.Server, error) {
+	mp, err := mailpit.Start(ctx, mailpit.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo mail: %w (run `make tools` to build Mailpit)", err)
+	}
+	mc := mailConfig{smtpAddr: mp.SMTPAddr, startTLS: string(temporary.StartTLSOff), from: "HMS-kort <hms-kort@cardline.example>", timeout: 30 * time.Second}
+	m, err := mc.mailer(s, statusBase, key)
+	if err != nil {
+		mp.Stop()
+		return nil, nil, err
+	}
+	return m, mp, nil
+}
+
+// saveMails writes every mail Mailpit received into dir: per mail a folder named after its order
+// with the text body and the attachments, so the demo's output shows what orderers got.
+func saveMails(ctx context.Context, mp *mailpit.Server, dir string) (int, error) {
+	list, err := mp.Messages(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for i, s := range list {
+		msg, err := mp.Message(ctx, s.ID)
+		if err != nil {
+			return i, err
+		}
+		h, err := mp.Headers(ctx, s.ID)
+		if err != nil {
+			return i, err
+		}
+		name := fmt.Sprintf("%03d", len(list)-i)
+		if o := h["X-Cardline-Order"]; len(o) == 1 {
+			name += "-" + o[0]
+		}
+		sub := filepath.Join(dir, name)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return i, err
+		}
+		text := "Message-ID: <" + msg.MessageID + ">\nTo: " + s.To[0].Address + "\nSubject: " + msg.Subject + "\n\n" + msg.Text
+		if err := os.WriteFile(filepath.Join(sub, "mail.txt"), []byte(text), 0o644); err != nil {
+			return i, err
+		}
+		for _, a := range msg.Attachments {
+			b, err := mp.Part(ctx, s.ID, a.PartID)
+			if err != nil {
+				return i, err
+			}
+			if err := os.WriteFile(filepath.Join(sub, filepath.Base(a.FileName)), b, 0o644); err != nil {
+				return i, err
+			}
+		}
+	}
+	return len(list), nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"cardline/internal/mailpit"
 	"cardline/internal/testsupport"
 	"cardline/production"
 	"cardline/temporary"
@@ -33,7 +34,9 @@ func runTemporary(t *testing.T, ctx context.Context, args ...string) (string, er
 // waits for it, and the outbox shows who asked and that it went.
 func TestTemporaryResend(t *testing.T) {
 	db := testsupport.Postgres(t)
-	mp := testsupport.Mailpit(t)
+	if _, err := mailpit.Find(); err != nil {
+		testsupport.Missing(t, "%v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	for _, sub := range []string{"list", "resend"} {
@@ -51,11 +54,11 @@ func TestTemporaryResend(t *testing.T) {
 	serveCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go svc.run(serveCtx)
-	mc := mailConfig{smtpAddr: mp.SMTPAddr, startTLS: "off", from: "HMS-kort <hms-kort@cardline.example>", timeout: 10 * time.Second}
-	m, err := mc.mailer(svc, "https://status.hms.example/k", ed25519.NewKeyFromSeed(make([]byte, 32)))
+	m, mp, err := demoMail(ctx, svc, "https://status.hms.example/k", ed25519.NewKeyFromSeed(make([]byte, 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer mp.Stop()
 	worked := make(chan error, 1)
 	go func() { worked <- m.Run(serveCtx) }()
 
@@ -111,4 +114,13 @@ func TestTemporaryResend(t *testing.T) {
 	}
 	stop()
 	<-worked
+
+	out = t.TempDir()
+	if n, err := saveMails(ctx, mp, out); err != nil || n != 1 {
+		t.Fatalf("saved %d mails: %v", n, err)
+	}
+	saved, _ := filepath.Glob(filepath.Join(out, "001-"+order.OrderID, "*"))
+	if len(saved) != 3 {
+		t.Errorf("saved files %v, want mail.txt and two PDFs", saved)
+	}
 }
