@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -330,4 +331,33 @@ func TestPrintThroughCUPSQueue(t *testing.T) {
 		t.Fatalf("jam through CUPS: %+v, %v", res, err)
 	}
 	t.Logf("jam through CUPS: %v", err)
+}
+
+// TestVirtualLabelPrinter: the same harness makes the 4×6 inch label printer that shipping prints
+// PDFs on, one-sided; the client finds its media by size and prints a document as it is.
+func TestVirtualLabelPrinter(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{Name: "labels", MediaName: printer.Label4x6MediaName,
+		Simplex: true, Formats: []string{"application/pdf"}})
+	c := newClient(t, v, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	media, err := printer.ChooseMedia(printer.Label4x6, st.MediaReady, st.MediaSupported)
+	if err != nil || media != printer.Label4x6MediaName || !slices.Equal(st.Sides, []string{"one-sided"}) || !slices.Contains(st.DocumentFormats, "application/pdf") {
+		t.Fatalf("label printer: media %q (%v), status %+v", media, err, st)
+	}
+	if _, err := printer.CardDocument(st, renderSample(t)); err == nil {
+		t.Error("a card document was made for a 4×6 label printer")
+	}
+	pdf := []byte("%PDF-1.4\n% a label\n%%EOF\n")
+	res, err := c.Print(ctx, printer.Document{Name: "parcel-1", Format: "application/pdf", Data: pdf, Media: media, Sides: "one-sided"}, nil)
+	if err != nil || res.State != "completed" {
+		t.Fatalf("print label: %+v, %v", res, err)
+	}
+	if j, err := v.Job(1); err != nil || !bytes.Equal(j.Document, pdf) || j.Attributes["IPP_MEDIA"] != printer.Label4x6MediaName {
+		t.Fatalf("label on the printer: %+v, %v", j, err)
+	}
 }

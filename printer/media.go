@@ -42,10 +42,11 @@ func ParseMediaSize(keyword string) (MediaSize, bool) {
 	}
 	w, err1 := strconv.ParseFloat(ws, 64)
 	h, err2 := strconv.ParseFloat(hs, 64)
+	w, h = w*scale, h*scale
 	if err1 != nil || err2 != nil || !(w > 0) || !(h > 0) || math.IsInf(w, 0) || math.IsInf(h, 0) {
 		return MediaSize{}, false
 	}
-	return MediaSize{w * scale, h * scale}, true
+	return MediaSize{w, h}, true
 }
 
 // matches reports whether s is within half a millimetre of m, either way round.
