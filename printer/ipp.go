@@ -331,6 +331,10 @@ func (e *JobError) Error() string {
 // each printer fault the first time it is seen while the job runs: that is how an operator learns
 // that a job waits for cards. A job that does not complete returns a *JobError; a printer that
 // stops answering returns an error wrapping ErrOffline. ctx bounds the whole job.
+//
+// A job given up on (ctx ended, or the printer stopped answering) is canceled at the printer as
+// far as it can still be reached, so that it does not print later on a card the station has
+// already sent to the reject tray.
 func (c *Client) Print(ctx context.Context, doc Document, onFault func(Fault)) (*JobResult, error) {
 	res := &JobResult{State: "pending", Media: doc.Media, Sides: doc.Sides, Format: doc.Format}
 	id, err := c.printJob(ctx, doc)
@@ -339,6 +343,46 @@ func (c *Client) Print(ctx context.Context, doc Document, onFault func(Fault)) (
 	}
 	res.JobID = id
 	c.opts.Logger.Info("print job sent", "printer", c.uri, "job", id, "name", doc.Name, "bytes", len(doc.Data), "media", doc.Media, "sides", doc.Sides)
+	res, err = c.watch(ctx, id, res, onFault)
+	var je *JobError
+	if err != nil && !errors.As(err, &je) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RequestTimeout)
+		defer cancel()
+		if cerr := c.Cancel(cctx, id); cerr != nil {
+			c.opts.Logger.Warn("cancel abandoned job", "printer", c.uri, "job", id, "err", cerr)
+		} else {
+			c.opts.Logger.Info("canceled abandoned job", "printer", c.uri, "job", id)
+		}
+	}
+	return res, err
+}
+
+// Cancel cancels a job (Cancel-Job). A job that has already ended is not an error.
+func (c *Client) Cancel(ctx context.Context, jobID int) error {
+	req := c.request(goipp.OpCancelJob)
+	req.Operation.Add(goipp.MakeAttribute("job-id", goipp.TagInteger, goipp.Integer(jobID)))
+	_, err := c.do(ctx, req, nil)
+	var se *StatusError
+	if errors.As(err, &se) && se.Status == goipp.StatusErrorNotPossible {
+		return nil // already completed, aborted or canceled
+	}
+	if err != nil {
+		return fmt.Errorf("cancel job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// JobState returns a job's state as the printer reports it now.
+func (c *Client) JobState(ctx context.Context, jobID int) (*JobResult, error) {
+	res := &JobResult{JobID: jobID}
+	if _, err := c.jobState(ctx, jobID, res); err != nil {
+		return nil, fmt.Errorf("get job %d: %w", jobID, err)
+	}
+	return res, nil
+}
+
+// watch polls the job until it ends.
+func (c *Client) watch(ctx context.Context, id int, res *JobResult, onFault func(Fault)) (*JobResult, error) {
 	seen := map[string]bool{}
 	fails := 0
 	for {

@@ -361,3 +361,29 @@ func TestVirtualLabelPrinter(t *testing.T) {
 		t.Fatalf("label on the printer: %+v, %v", j, err)
 	}
 }
+
+// TestAbandonedJobIsCanceled: a job the station gives up on (here: it waited too long for cards)
+// is canceled at the printer, so it cannot print later on a card that went to the reject tray.
+func TestAbandonedJobIsCanceled(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+	c := newClient(t, v, 5*time.Second)
+	if err := v.SetFault("media-empty"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	res, err := c.PrintCard(ctx, renderSample(t), nil)
+	if !errors.Is(err, context.DeadlineExceeded) || res == nil || res.JobID == 0 {
+		t.Fatalf("PrintCard = %+v, %v; want the deadline", res, err)
+	}
+	if err := v.SetFault(""); err != nil { // cards arrive after all
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	time.Sleep(200 * time.Millisecond)
+	st, err := c.JobState(ctx2, res.JobID)
+	if err != nil || st.State != "canceled" {
+		t.Fatalf("job %d after giving up: %+v, %v; want canceled", res.JobID, st, err)
+	}
+}
