@@ -121,7 +121,11 @@ func TestNamesFitWithoutLoss(t *testing.T) {
 	}{
 		{familyBox, long}, {givenBox, long}, {familyBox, hardNames[0].family}, {givenBox, hardNames[0].given},
 		{employerBox, "Anleggsgartner Åsheim og Sønner og Trøndelag Betong og Stillas Aksjeselskap Avdeling Nord-Norge Øst"},
+		{employerBox, strings.TrimSpace(string([]rune(strings.Repeat("Ødegård Bygg ", 10))[:MaxOrgNameRunes]))}, // the longest allowed
 	} {
+		if n := len([]rune(c.text)); n > MaxOrgNameRunes {
+			t.Fatalf("test text is %d runes", n)
+		}
 		fc, lines := c.box.layout(fs, c.text)
 		joined := strings.Join(lines, " ")
 		if strings.Contains(joined, "…") || strings.ReplaceAll(joined, "- ", "-") != c.text {
