@@ -10,7 +10,7 @@ deps:
 build:
 	$(GO) build -o bin/cardline ./cmd/cardline
 
-demo: deps build
+demo: deps build tools
 	./bin/cardline demo --out demo-out
 
 vet:

@@ -56,7 +56,8 @@ func TestServeSubmitOrders(t *testing.T) {
 	serveCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() {
-		_, err := runCLI(t, serveCtx, "serve", "--database-url", db, "--holder-key", strings.Repeat("ab", 32))
+		_, err := runCLI(t, serveCtx, "serve", "--database-url", db, "--holder-key", strings.Repeat("ab", 32),
+			"--qr-signing-key", strings.Repeat("cd", 32), "--smtp-addr", "127.0.0.1:1")
 		served <- err
 	}()
 	out, err := runCLI(t, ctx, append([]string{"submit", "--database-url", db}, files...)...)

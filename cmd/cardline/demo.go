@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +45,13 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 		return fmt.Errorf("create output folder: %w", err)
 	}
 	step := func(format string, args ...any) { fmt.Fprintf(a.stdout, "▸ "+format+"\n", args...) }
+	// The service's own log goes to a file: the terminal shows the demo's progress.
+	logFile, err := os.Create(filepath.Join(out, "cardline.log"))
+	if err != nil {
+		return fmt.Errorf("create demo log: %w", err)
+	}
+	defer logFile.Close()
+	a = &app{stdout: a.stdout, stderr: a.stderr, log: slog.New(slog.NewJSONHandler(logFile, nil))}
 
 	step("starting a throwaway PostgreSQL")
 	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
@@ -57,13 +66,28 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 	if _, err := rand.Read(key); err != nil {
 		return err
 	}
-	cfg := config{databaseURL: cluster.URL("cardline"), holderKey: hex.EncodeToString(key), pollInterval: 20 * time.Millisecond, batchSize: 50}
+	_, qrKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	cfg := config{databaseURL: cluster.URL("cardline"), holderKey: hex.EncodeToString(key), pollInterval: 20 * time.Millisecond,
+		batchSize: 50, statusBaseURL: defaultStatusBaseURL}
 	svc, err := openService(ctx, cfg, a.log)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
 	step("database at %s (migrated)", cfg.databaseURL)
+	if err := os.WriteFile(filepath.Join(out, "qr-public-key.txt"), []byte(hex.EncodeToString(qrKey.Public().(ed25519.PublicKey))+"\n"), 0o644); err != nil {
+		return err
+	}
+	m, mp, err := demoMail(ctx, svc, cfg.statusBaseURL, qrKey)
+	if err != nil {
+		return err
+	}
+	defer mp.Stop()
+	svc.mailer = m
+	step("Mailpit (the orderers' mailbox) at %s", mp.URL)
 
 	runCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
@@ -96,6 +120,16 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 		return err
 	}
 	step("all %d messages handled in %s", len(files), time.Since(start).Round(time.Millisecond))
+	if err := waitMailed(ctx, a, svc); err != nil {
+		stop()
+		return err
+	}
+	mails, err := saveMails(ctx, mp, filepath.Join(out, "mail"))
+	if err != nil {
+		stop()
+		return err
+	}
+	step("%d mails with temporary cards delivered to Mailpit, saved in %s", mails, filepath.Join(out, "mail"))
 	stop()
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -110,8 +144,42 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 	}
 	fmt.Fprintln(a.stdout)
 	a.stdout.Write(summary.Bytes())
-	fmt.Fprintf(a.stdout, "\nwhere to look:\n  %s/orders/   the order messages as submitted (NN-good-*.json, NN-bad-*.json)\n  %s/summary.txt this summary\n", out, out)
+	fmt.Fprintf(a.stdout, "\nwhere to look:\n"+
+		"  %[1]s/orders/     the order messages as submitted (NN-good-*.json, NN-bad-*.json)\n"+
+		"  %[1]s/mail/       each orderer's mail: text, HTML and the temporary-card PDFs\n"+
+		"  %[1]s/qr-public-key.txt  the key that verifies the QR codes (this run's own)\n"+
+		"  %[1]s/cardline.log the service's log (JSON lines)\n"+
+		"  %[1]s/summary.txt this summary\n", out)
 	return nil
+}
+
+// waitMailed waits until every accepted order's temporary-card mail is sent (or failed for good).
+func waitMailed(ctx context.Context, a *app, svc *service) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	last := -1
+	for {
+		var accepted, done int
+		err := svc.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders WHERE state <> 'rejected'),
+			(SELECT count(DISTINCT order_id) FROM mail_outbox WHERE state IN ('sent', 'failed'))`).Scan(&accepted, &done)
+		if err != nil {
+			return fmt.Errorf("watch mail outbox: %w", err)
+		}
+		if done != last {
+			fmt.Fprintf(a.stdout, "  mailed %d/%d\n", done, accepted)
+			last = done
+		}
+		if done >= accepted {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: %d of %d orders still not mailed after 2 minutes", accepted-done, accepted)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // writeDemoOrders writes the demo's order messages, good and bad, as files, in submission order.
@@ -231,6 +299,11 @@ func demoSummary(ctx context.Context, w io.Writer, svc *service) error {
 	fmt.Fprintln(w)
 	printOrders(w, orders, unreadable)
 	fmt.Fprintln(w, "\n"+strings.Repeat("─", 60))
-	fmt.Fprintln(w, "Later stages (printing, chips, temporary cards, shipping) join this demo as they land.")
+	var sent, failed int
+	if err := svc.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'sent'), count(*) FILTER (WHERE state = 'failed') FROM mail_outbox`).Scan(&sent, &failed); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "temporary-card mails: %d sent, %d failed\n", sent, failed)
+	fmt.Fprintln(w, "Later stages (printing, chips, shipping) join this demo as the line is tied together.")
 	return nil
 }

@@ -41,6 +41,7 @@ func commands() []command {
 		ordersCommand(),
 		demoCommand(),
 		chipCommand(),
+		temporaryCommand(),
 	}
 }
 

@@ -16,6 +16,9 @@ func serveCommand() command {
 		if _, err := cfg.holderSecret(); err != nil {
 			return err
 		}
+		if _, err := cfg.qrSigningKey(); err != nil {
+			return err
+		}
 		svc, err := openService(ctx, cfg, a.log)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -13,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"cardline/internal/bus"
+	"cardline/printer"
 	"cardline/production"
+	"cardline/temporary"
 )
 
 // defaultDatabaseURL is a local Postgres; `cardline demo` brings its own throwaway one.
@@ -21,10 +24,13 @@ const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/cardline?sslmode=
 
 // config is what the service needs from its environment. Flags win over environment variables.
 type config struct {
-	databaseURL  string
-	holderKey    string
-	pollInterval time.Duration
-	batchSize    int
+	databaseURL   string
+	holderKey     string
+	pollInterval  time.Duration
+	batchSize     int
+	statusBaseURL string
+	qrKey         string
+	mail          mailConfig
 }
 
 func (c *config) dbFlags(fs *flag.FlagSet) {
@@ -37,6 +43,18 @@ func (c *config) serviceFlags(fs *flag.FlagSet) {
 		"secret (hex, at least 32 bytes) keying the hash that stands in for national ids (env CARDLINE_HOLDER_KEY); never change it once orders are stored")
 	fs.DurationVar(&c.pollInterval, "poll-interval", 20*time.Millisecond, "how often idle subscribers look for messages")
 	fs.IntVar(&c.batchSize, "batch-size", 50, "messages per subscriber transaction")
+	fs.StringVar(&c.statusBaseURL, "status-base-url", envOr(envStatusBaseURL, defaultStatusBaseURL),
+		"base URL of the card status service in the signed QR codes (env "+envStatusBaseURL+")")
+	fs.StringVar(&c.qrKey, "qr-signing-key", envOr(envQRSigningKey, ""),
+		"Ed25519 seed (64 hex digits) signing the status QR codes on cards and temporary cards (env "+envQRSigningKey+")")
+	c.mail.flags(fs)
+}
+
+func (c *config) qrSigningKey() (ed25519.PrivateKey, error) {
+	if c.qrKey == "" {
+		return nil, fmt.Errorf("QR signing key is not set: set %s (or --qr-signing-key) to an Ed25519 seed, 64 hex digits, e.g. from `openssl rand -hex 32`", envQRSigningKey)
+	}
+	return printer.ParseSigningKey(c.qrKey)
 }
 
 func (c *config) holderSecret() ([]byte, error) {
@@ -60,6 +78,8 @@ type service struct {
 	pool  *pgxpool.Pool
 	bus   *bus.Bus
 	store *production.Store
+	// mailer sends the temporary cards; serve builds it from cfg.mail, the demo points it at Mailpit.
+	mailer *temporary.Mailer
 }
 
 // openService connects and migrates.
@@ -137,6 +157,27 @@ func (s *service) run(ctx context.Context) error {
 	if err := intake.Register(ctx, router, sub); err != nil {
 		return err
 	}
+	if s.mailer == nil {
+		key, err := s.cfg.qrSigningKey()
+		if err != nil {
+			return err
+		}
+		if s.mailer, err = s.cfg.mail.mailer(s, s.cfg.statusBaseURL, key); err != nil {
+			return err
+		}
+	}
+	msub, err := s.bus.Subscriber(temporary.ConsumerGroup)
+	if err != nil {
+		return err
+	}
+	if err := s.mailer.Register(ctx, router, msub); err != nil {
+		return err
+	}
+	go func() {
+		if err := s.mailer.Run(ctx); err != nil {
+			s.log.Error("temporary-card mailer stopped", "err", err)
+		}
+	}()
 	s.log.Info("cardline running", "topics_in", production.TopicOrdersApproved)
 	if err := router.Run(ctx); err != nil {
 		return fmt.Errorf("run router: %w", err)

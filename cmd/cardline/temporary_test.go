@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -21,13 +20,10 @@ import (
 	"cardline/temporary"
 )
 
-// runTemporary runs `cardline temporary …` (dispatched directly until main.go lists the command).
+// runTemporary runs `cardline temporary …`.
 func runTemporary(t *testing.T, ctx context.Context, args ...string) (string, error) {
 	t.Helper()
-	var out bytes.Buffer
-	a := &app{stdout: &out, stderr: &out, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	err := dispatch(ctx, a, "cardline", []command{temporaryCommand()}, append([]string{"temporary"}, args...))
-	return out.String(), err
+	return runCLI(t, ctx, append([]string{"temporary"}, args...)...)
 }
 
 // The operator's path: an order is accepted, its orderer lost the mail, the operator resends it and
@@ -51,16 +47,16 @@ func TestTemporaryResend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.close()
-	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go svc.run(serveCtx)
 	m, mp, err := demoMail(ctx, svc, "https://status.hms.example/k", ed25519.NewKeyFromSeed(make([]byte, 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer mp.Stop()
-	worked := make(chan error, 1)
-	go func() { worked <- m.Run(serveCtx) }()
+	svc.mailer = m
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- svc.run(serveCtx) }()
 
 	order := production.NewSamples(5).Order(2, time.Now().Add(-time.Hour))
 	b, _ := json.Marshal(order)
@@ -113,11 +109,14 @@ func TestTemporaryResend(t *testing.T) {
 		t.Errorf("list: %v\n%s", err, out)
 	}
 	stop()
-	<-worked
+	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("serve: %v", err)
+	}
 
+	// The mail sent on acceptance and the resend.
 	out = t.TempDir()
-	if n, err := saveMails(ctx, mp, out); err != nil || n != 1 {
-		t.Fatalf("saved %d mails: %v", n, err)
+	if n, err := saveMails(ctx, mp, out); err != nil || n != 2 {
+		t.Fatalf("saved %d mails, want 2: %v", n, err)
 	}
 	saved, _ := filepath.Glob(filepath.Join(out, "001-"+order.OrderID, "*"))
 	if len(saved) != 3 {
