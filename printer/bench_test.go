@@ -164,7 +164,7 @@ func BenchmarkRaster(b *testing.B) {
 	defer cpuTime(b)()
 	for b.Loop() {
 		buf.Reset()
-		if err := EncodeRaster(&buf, RasterOptions{MediaName: CR80MediaName, Duplex: true}, front, back); err != nil {
+		if err := EncodeRaster(&buf, RasterOptions{MediaName: CR80MediaName, Sides: "two-sided-short-edge"}, front, back); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -191,12 +191,13 @@ type PrinterStatus struct {
 	MediaSupported  []string
 	DocumentFormats []string
 	Sides           []string
+	SheetBack       string // pwg-raster-document-sheet-back: how the printer feeds back sides
 	Markers         []Marker
 }
 
 var printerStatusAttrs = []string{
 	"printer-state", "printer-state-reasons", "printer-state-message", "printer-is-accepting-jobs",
-	"media-ready", "media-supported", "document-format-supported", "sides-supported",
+	"media-ready", "media-supported", "document-format-supported", "sides-supported", "pwg-raster-document-sheet-back",
 	"marker-names", "marker-types", "marker-colors", "marker-levels", "marker-low-levels", "marker-high-levels",
 }
 
@@ -218,6 +219,7 @@ func (c *Client) Status(ctx context.Context) (*PrinterStatus, error) {
 		MediaSupported:  attrStrings(a, "media-supported"),
 		DocumentFormats: attrStrings(a, "document-format-supported"),
 		Sides:           attrStrings(a, "sides-supported"),
+		SheetBack:       attrString(a, "pwg-raster-document-sheet-back"),
 	}
 	st.Faults = FaultsFromReasons(st.Reasons, st.Message)
 	names, types, colors := attrStrings(a, "marker-names"), attrStrings(a, "marker-types"), attrStrings(a, "marker-colors")
@@ -526,8 +528,9 @@ func (c *Client) PrintCard(ctx context.Context, job CardJob, onFault func(Fault)
 }
 
 // CardDocument builds the Print-Job document for a card on a printer in status st: CR80 media
-// from what the printer reports, PWG Raster, and duplex if the printer has it (else the back is
-// printed as a second page, which a simplex card printer cannot put on the same card).
+// from what the printer reports, PWG Raster, and duplex if the printer has it (short-edge
+// preferred, see pwgraster.go; else the back is printed as a second page, which a simplex card
+// printer cannot put on the same card).
 func CardDocument(st *PrinterStatus, job CardJob) (Document, error) {
 	media, err := ChooseMedia(CR80, st.MediaReady, st.MediaSupported)
 	if err != nil {
@@ -537,15 +540,20 @@ func CardDocument(st *PrinterStatus, job CardJob) (Document, error) {
 		return Document{}, fmt.Errorf("printer does not take image/pwg-raster (it takes %q)", st.DocumentFormats)
 	}
 	sides := "one-sided"
-	if slices.Contains(st.Sides, "two-sided-long-edge") {
-		sides = "two-sided-long-edge"
+	if job.Back != nil {
+		for _, s := range []string{"two-sided-short-edge", "two-sided-long-edge"} {
+			if slices.Contains(st.Sides, s) {
+				sides = s
+				break
+			}
+		}
 	}
 	var buf bytes.Buffer
 	faces := []*image.RGBA{job.Front}
 	if job.Back != nil {
 		faces = append(faces, job.Back)
 	}
-	if err := EncodeRaster(&buf, RasterOptions{MediaName: media, Duplex: sides != "one-sided" && len(faces) == 2}, faces...); err != nil {
+	if err := EncodeRaster(&buf, RasterOptions{MediaName: media, Sides: sides, SheetBack: st.SheetBack}, faces...); err != nil {
 		return Document{}, err
 	}
 	doc := Document{Name: job.CardNumber, Format: "image/pwg-raster", Data: buf.Bytes(), Media: media, Sides: sides}

@@ -66,7 +66,7 @@ func TestPrintCardArrivesByteForByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != "completed" || res.Media != printer.CR80MediaName || res.Sides != "two-sided-long-edge" {
+	if res.State != "completed" || res.Media != printer.CR80MediaName || res.Sides != "two-sided-short-edge" {
 		t.Errorf("result %+v", res)
 	}
 	got, err := v.Job(1)
@@ -79,7 +79,7 @@ func TestPrintCardArrivesByteForByte(t *testing.T) {
 	for k, w := range map[string]string{
 		"IPP_JOB_NAME": job.CardNumber,
 		"IPP_MEDIA":    printer.CR80MediaName,
-		"IPP_SIDES":    "two-sided-long-edge",
+		"IPP_SIDES":    "two-sided-short-edge",
 		"CONTENT_TYPE": "image/pwg-raster",
 	} {
 		if got.Attributes[k] != w {
@@ -307,7 +307,7 @@ func TestPrintThroughCUPSQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != "completed" || res.Sides != "two-sided-long-edge" {
+	if res.State != "completed" || res.Sides != "two-sided-short-edge" {
 		t.Errorf("result %+v", res)
 	}
 	got, err := v.Job(1)
@@ -317,7 +317,7 @@ func TestPrintThroughCUPSQueue(t *testing.T) {
 	if !bytes.Equal(got.Document, want.Data) {
 		t.Errorf("document changed on its way through CUPS: %d bytes, sent %d", len(got.Document), len(want.Data))
 	}
-	if got.Attributes["IPP_JOB_NAME"] != job.CardNumber || got.Attributes["IPP_SIDES"] != "two-sided-long-edge" ||
+	if got.Attributes["IPP_JOB_NAME"] != job.CardNumber || got.Attributes["IPP_SIDES"] != "two-sided-short-edge" ||
 		!strings.Contains(got.Attributes["IPP_MEDIA_COL"], "x-dimension=5398 y-dimension=8560") {
 		t.Errorf("job attributes at the printer: %v", got.Attributes)
 	}

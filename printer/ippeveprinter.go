@@ -363,6 +363,7 @@ ATTR keyword sides-supported %[6]s
 ATTR keyword sides-default one-sided
 ATTR mimeMediaType document-format-supported %[7]s
 ATTR keyword pwg-raster-document-type-supported srgb_8
+ATTR keyword pwg-raster-document-sheet-back normal
 ATTR resolution pwg-raster-document-resolution-supported 300dpi
 ATTR resolution printer-resolution-supported 300dpi
 ATTR resolution printer-resolution-default 300dpi

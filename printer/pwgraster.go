@@ -16,8 +16,15 @@ import (
 //
 // The media is portrait (ISO CR80 is x = 53.98 mm, the short edge, by y = 85.60 mm), so a page is
 // 638 × 1011 pixels: the landscape face turned a quarter turn clockwise, its top edge along the
-// page's right edge. For two-sided-long-edge on portrait media the back is printed the same way
-// and lands the right way up behind the front.
+// page's right edge.
+//
+// The back is laid out as on a bank card: turning the card over left to right shows the back
+// upright, with the magnetic stripe along the same physical edge as the front's top. On the
+// portrait page that turn is about the page's short edge, so two-sided-short-edge takes the back
+// turned like the front; two-sided-long-edge turns the sheet the other way and takes the back
+// turned a half turn more. On top of that the printer's pwg-raster-document-sheet-back says how
+// it feeds the back (PWG 5102.4; Wi-Fi Direct Print Services table 20), and the back page is
+// mirrored to match, as CrossFeedTransform and FeedTransform record.
 const (
 	pwgHeaderSize = 1796
 	pageWidth     = FaceHeight // 638 px across the short edge of the media
@@ -27,7 +34,38 @@ const (
 // RasterOptions describe the print job that the raster pages belong to.
 type RasterOptions struct {
 	MediaName string // the media keyword the printer reported, e.g. om_cr80_53.98x85.6mm
-	Duplex    bool   // pages are the two sides of one sheet (two-sided-long-edge)
+	Sides     string // one-sided (or ""), two-sided-short-edge or two-sided-long-edge
+	SheetBack string // the printer's pwg-raster-document-sheet-back: normal (or ""), flipped, rotated, manual-tumble
+}
+
+// pageTransform is how one page's image is laid on the page beyond the quarter turn.
+type pageTransform struct {
+	mirrorX, mirrorY bool // reverse each line; reverse the order of lines
+	cross, feed      int  // the header's CrossFeedTransform and FeedTransform: 1 or -1
+}
+
+// transform returns the transform of page i (0-based): fronts as they are, backs as the sides
+// and the printer's sheet-back need.
+func (o RasterOptions) transform(i int) pageTransform {
+	t := pageTransform{cross: 1, feed: 1}
+	if i%2 == 0 || (o.Sides != "two-sided-short-edge" && o.Sides != "two-sided-long-edge") {
+		return t
+	}
+	long := o.Sides == "two-sided-long-edge"
+	if long {
+		t.mirrorX, t.mirrorY = true, true // a half turn
+	}
+	switch {
+	case long && o.SheetBack == "flipped":
+		t.feed = -1
+	case long && o.SheetBack == "rotated", !long && o.SheetBack == "manual-tumble":
+		t.cross, t.feed = -1, -1
+	case !long && o.SheetBack == "flipped":
+		t.cross = -1
+	}
+	t.mirrorX = t.mirrorX != (t.cross < 0)
+	t.mirrorY = t.mirrorY != (t.feed < 0)
+	return t
 }
 
 // EncodeRaster writes the faces, in order (front, then back), as the pages of one PWG Raster
@@ -47,7 +85,8 @@ func EncodeRaster(w io.Writer, opts RasterOptions, faces ...*image.RGBA) error {
 		if face.Bounds().Dx() != FaceWidth || face.Bounds().Dy() != FaceHeight {
 			return fmt.Errorf("encode PWG raster: face %d is %v, want %d×%d", i+1, face.Bounds().Size(), FaceWidth, FaceHeight)
 		}
-		if _, err := bw.Write(pwgHeader(opts, len(faces))); err != nil {
+		tf := opts.transform(i)
+		if _, err := bw.Write(pwgHeader(opts, len(faces), tf)); err != nil {
 			return fmt.Errorf("encode PWG raster: %w", err)
 		}
 		rep := 0
@@ -57,19 +96,33 @@ func EncodeRaster(w io.Writer, opts RasterOptions, faces ...*image.RGBA) error {
 			_, err := bw.Write(packed)
 			return err
 		}
-		// Page line x is face column x read bottom to top: the face turned clockwise. Each
-		// pixel goes in as 4 bytes (RGBA), the next pixel overwriting the A.
-		for x0 := 0; x0 < FaceWidth; x0 += tile {
+		// Page line x is face column x read bottom to top: the face turned clockwise (mirrored:
+		// read top to bottom; lines in reverse order: the last column first). Each pixel goes in
+		// as 4 bytes (RGBA), the next pixel overwriting the A, so lines fill from their start.
+		tiles := (FaceWidth + tile - 1) / tile
+		for ti := 0; ti < tiles; ti++ {
+			t := ti
+			if tf.mirrorY {
+				t = tiles - 1 - ti
+			}
+			x0 := t * tile
 			n := min(tile, FaceWidth-x0)
-			for y := FaceHeight - 1; y >= 0; y-- {
+			for o := 0; o < stride; o += 3 {
+				y := pageWidth - 1 - o/3
+				if tf.mirrorX {
+					y = o / 3
+				}
 				src := face.Pix[face.PixOffset(face.Rect.Min.X+x0, face.Rect.Min.Y+y):]
 				src = src[:4*n]
-				o := 3 * (pageWidth - 1 - y)
 				for k := 0; k < n; k++ {
 					binary.LittleEndian.PutUint32(lines[k*ls+o:k*ls+o+4], binary.LittleEndian.Uint32(src[4*k:4*k+4]))
 				}
 			}
-			for k := 0; k < n; k++ {
+			for kk := 0; kk < n; kk++ {
+				k := kk
+				if tf.mirrorY {
+					k = n - 1 - kk
+				}
 				line := lines[k*ls : k*ls+stride]
 				if rep > 0 && rep < 256 && bytes.Equal(line, held) {
 					rep++
@@ -130,34 +183,36 @@ func packLine(dst, line []byte) []byte {
 }
 
 // pwgHeader builds one page header. Offsets are those of PWG 5102.4 section 4.3 (big-endian).
-func pwgHeader(opts RasterOptions, pages int) []byte {
+func pwgHeader(opts RasterOptions, pages int, tf pageTransform) []byte {
 	h := make([]byte, pwgHeaderSize)
 	str := func(off int, s string) { copy(h[off:off+63], s) }
 	u32 := func(off int, v uint32) { binary.BigEndian.PutUint32(h[off:], v) }
 	str(0, "PwgRaster") // MediaClass
-	if opts.Duplex {
+	if opts.Sides == "two-sided-long-edge" || opts.Sides == "two-sided-short-edge" {
 		u32(272, 1) // Duplex
+	}
+	if opts.Sides == "two-sided-short-edge" {
+		u32(368, 1) // Tumble: short-edge binding
 	}
 	u32(276, DPI) // HWResolution
 	u32(280, DPI)
 	// PageSize in points, the media's size rounded: 53.98 × 85.60 mm = 153 × 243 pt.
 	u32(352, (pageWidth*72+DPI/2)/DPI)
 	u32(356, (pageHeight*72+DPI/2)/DPI)
-	u32(368, 0) // Tumble: long-edge binding
 	u32(372, pageWidth)
 	u32(376, pageHeight)
-	u32(384, 8)             // BitsPerColor
-	u32(388, 24)            // BitsPerPixel
-	u32(392, 3*pageWidth)   // BytesPerLine
-	u32(396, 0)             // ColorOrder: chunky
-	u32(400, 19)            // ColorSpace: sRGB
-	u32(420, 3)             // NumColors
-	u32(452, uint32(pages)) // TotalPageCount
-	u32(456, 1)             // CrossFeedTransform
-	u32(460, 1)             // FeedTransform
-	u32(472, pageWidth)     // ImageBoxRight
-	u32(476, pageHeight)    // ImageBoxBottom
-	u32(480, 0x00ffffff)    // AlternatePrimary: white
+	u32(384, 8)                       // BitsPerColor
+	u32(388, 24)                      // BitsPerPixel
+	u32(392, 3*pageWidth)             // BytesPerLine
+	u32(396, 0)                       // ColorOrder: chunky
+	u32(400, 19)                      // ColorSpace: sRGB
+	u32(420, 3)                       // NumColors
+	u32(452, uint32(pages))           // TotalPageCount
+	u32(456, uint32(int32(tf.cross))) // CrossFeedTransform
+	u32(460, uint32(int32(tf.feed)))  // FeedTransform
+	u32(472, pageWidth)               // ImageBoxRight
+	u32(476, pageHeight)              // ImageBoxBottom
+	u32(480, 0x00ffffff)              // AlternatePrimary: white
 	str(1732, opts.MediaName)
 	return h
 }

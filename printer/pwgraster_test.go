@@ -76,39 +76,91 @@ func decodeRaster(data []byte) (headers [][]byte, pages [][]byte, err error) {
 	return headers, pages, nil
 }
 
+// TestEncodeRasterRoundTrip decodes the document and checks the headers and where face pixels
+// land on each page, for every combination of sides and sheet-back: the back must come out
+// upright behind the front (the bank-card turn, see pwgraster.go) once the printer has fed it.
 func TestEncodeRasterRoundTrip(t *testing.T) {
 	front, back := testFaces(t, SampleFace(Transport))
-	var buf bytes.Buffer
-	if err := EncodeRaster(&buf, RasterOptions{MediaName: "om_cr80_53.98x85.6mm", Duplex: true}, front, back); err != nil {
-		t.Fatal(err)
-	}
-	if buf.Len() > 3*FaceWidth*FaceHeight { // both pages uncompressed would be 2× this
-		t.Errorf("raster is %d bytes: run-length coding is not working", buf.Len())
-	}
-	hs, pages, err := decodeRaster(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pages) != 2 {
-		t.Fatalf("%d pages, want 2", len(pages))
-	}
-	for i, face := range []*image.RGBA{front, back} {
-		h := hs[i]
-		u := func(off int) uint32 { return binary.BigEndian.Uint32(h[off:]) }
-		if u(372) != 638 || u(376) != 1011 || u(276) != 300 || u(400) != 19 || u(452) != 2 || u(272) != 1 || u(352) != 153 || u(356) != 243 {
-			t.Errorf("page %d header: width %d height %d dpi %d colour space %d pages %d duplex %d size %d×%d pt", i+1, u(372), u(376), u(276), u(400), u(452), u(272), u(352), u(356))
+	// page pixel (px, py) of face pixel (x, y), quarter turn clockwise, then mirrored as told.
+	at := func(x, y int, mx, my bool) (int, int) {
+		px, py := pageWidth-1-y, x
+		if mx {
+			px = pageWidth - 1 - px
 		}
-		if got := string(bytes.TrimRight(h[1732:1796], "\x00")); got != "om_cr80_53.98x85.6mm" {
-			t.Errorf("page %d PageSizeName %q", i+1, got)
+		if my {
+			py = pageHeight - 1 - py
 		}
-		// Face pixel (x, y) is page pixel (637-y, x).
-		for _, p := range []image.Point{{0, 0}, {1010, 0}, {0, 637}, {1010, 637}, {500, 300}, {123, 456}} {
-			c := face.RGBAAt(p.X, p.Y)
-			o := 3 * (p.X*pageWidth + pageWidth - 1 - p.Y)
-			if got := pages[i][o : o+3]; got[0] != c.R || got[1] != c.G || got[2] != c.B {
-				t.Errorf("page %d: face pixel %v is %v on the page, want %v", i+1, p, got, c)
+		return px, py
+	}
+	for _, c := range []struct {
+		sides, sheetBack string
+		mx, my           bool // the back page's mirroring
+		cross, feed      int32
+		duplex, tumble   uint32
+	}{
+		{"one-sided", "", false, false, 1, 1, 0, 0},
+		{"two-sided-short-edge", "normal", false, false, 1, 1, 1, 1},
+		{"two-sided-short-edge", "flipped", true, false, -1, 1, 1, 1},
+		{"two-sided-short-edge", "manual-tumble", true, true, -1, -1, 1, 1},
+		{"two-sided-short-edge", "rotated", false, false, 1, 1, 1, 1},
+		{"two-sided-long-edge", "normal", true, true, 1, 1, 1, 0},
+		{"two-sided-long-edge", "flipped", true, false, 1, -1, 1, 0},
+		{"two-sided-long-edge", "rotated", false, false, -1, -1, 1, 0},
+		{"two-sided-long-edge", "manual-tumble", true, true, 1, 1, 1, 0},
+	} {
+		t.Run(c.sides+"/"+c.sheetBack, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := EncodeRaster(&buf, RasterOptions{MediaName: "om_cr80_53.98x85.6mm", Sides: c.sides, SheetBack: c.sheetBack}, front, back); err != nil {
+				t.Fatal(err)
 			}
-		}
+			if buf.Len() > 3*FaceWidth*FaceHeight { // both pages uncompressed would be 2× this
+				t.Errorf("raster is %d bytes: run-length coding is not working", buf.Len())
+			}
+			hs, pages, err := decodeRaster(buf.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pages) != 2 {
+				t.Fatalf("%d pages, want 2", len(pages))
+			}
+			for i, face := range []*image.RGBA{front, back} {
+				h := hs[i]
+				u := func(off int) uint32 { return binary.BigEndian.Uint32(h[off:]) }
+				if u(372) != 638 || u(376) != 1011 || u(276) != 300 || u(400) != 19 || u(452) != 2 || u(352) != 153 || u(356) != 243 {
+					t.Errorf("page %d header: width %d height %d dpi %d colour space %d pages %d size %d×%d pt", i+1, u(372), u(376), u(276), u(400), u(452), u(352), u(356))
+				}
+				if got := string(bytes.TrimRight(h[1732:1796], "\x00")); got != "om_cr80_53.98x85.6mm" {
+					t.Errorf("page %d PageSizeName %q", i+1, got)
+				}
+				cross, feed := int32(1), int32(1)
+				mx, my := false, false
+				if i == 1 {
+					cross, feed, mx, my = c.cross, c.feed, c.mx, c.my
+				}
+				if u(272) != c.duplex || u(368) != c.tumble || int32(u(456)) != cross || int32(u(460)) != feed {
+					t.Errorf("page %d: Duplex %d Tumble %d CrossFeed %d Feed %d", i+1, u(272), u(368), int32(u(456)), int32(u(460)))
+				}
+				for _, p := range []image.Point{{0, 0}, {1010, 0}, {0, 637}, {1010, 637}, {500, 300}, {123, 456}, {1009, 1}} {
+					c := face.RGBAAt(p.X, p.Y)
+					px, py := at(p.X, p.Y, mx, my)
+					o := 3 * (py*pageWidth + px)
+					if got := pages[i][o : o+3]; got[0] != c.R || got[1] != c.G || got[2] != c.B {
+						t.Errorf("page %d: face pixel %v is %v at page (%d,%d), want %v", i+1, p, got, px, py, c)
+					}
+				}
+				// Every pixel, not just the probes.
+				for y := 0; y < FaceHeight; y += 7 {
+					for x := 0; x < FaceWidth; x++ {
+						c := face.RGBAAt(x, y)
+						px, py := at(x, y, mx, my)
+						o := 3 * (py*pageWidth + px)
+						if got := pages[i][o : o+3]; got[0] != c.R || got[1] != c.G || got[2] != c.B {
+							t.Fatalf("page %d: face pixel (%d,%d) misplaced", i+1, x, y)
+						}
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -133,7 +185,7 @@ func FuzzPackLine(f *testing.F) {
 			}
 		}
 		packed := append([]byte{0}, packLine(nil, line)...)
-		h := pwgHeader(RasterOptions{}, 1)
+		h := pwgHeader(RasterOptions{}, 1, pageTransform{cross: 1, feed: 1})
 		binary.BigEndian.PutUint32(h[372:], uint32(n))
 		binary.BigEndian.PutUint32(h[376:], 1)
 		binary.BigEndian.PutUint32(h[392:], uint32(3*n))

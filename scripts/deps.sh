@@ -12,6 +12,7 @@ packages=(
   dbus-daemon         # ippeveprinter wants a D-Bus bus
   cups-daemon         # cupsd: a private CUPS queue in front of ippeveprinter (printer tests)
   cups-client         # lpadmin -m everywhere, to make that queue
+  cups-filters        # rastertopdf: CUPS's own reader of the PWG Raster we send card printers
   qpdf                # qpdf --check on generated PDFs
   poppler-utils       # pdftotext, pdftoppm
   zbar-tools          # zbarimg: an independent QR/barcode decoder
