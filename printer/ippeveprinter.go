@@ -134,7 +134,7 @@ func StartVirtualPrinter(ctx context.Context, dir string, opts VirtualPrinterOpt
 	_ = os.Remove(filepath.Join(dir, "bus"))
 	v.dbus = exec.Command(dbusd, "--nofork", "--nopidfile", "--config-file="+filepath.Join(dir, "dbus.conf"))
 	v.dbus.Stdout, v.dbus.Stderr = logFile(dir, "dbus.log"), logFile(dir, "dbus.log")
-	v.dbus.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	v.dbus.SysProcAttr = childProcAttr()
 	if err := v.dbus.Start(); err != nil {
 		return nil, fmt.Errorf("start virtual printer: dbus-daemon: %w", err)
 	}
@@ -148,7 +148,7 @@ func StartVirtualPrinter(ctx context.Context, dir string, opts VirtualPrinterOpt
 	v.ipp = exec.Command(ippeve, args...)
 	v.ipp.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+filepath.Join(dir, "bus"))
 	v.ipp.Stdout, v.ipp.Stderr = logFile(dir, "ippeveprinter.log"), logFile(dir, "ippeveprinter.log")
-	v.ipp.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	v.ipp.SysProcAttr = childProcAttr()
 	if err := v.ipp.Start(); err != nil {
 		v.Stop()
 		return nil, fmt.Errorf("start virtual printer: ippeveprinter: %w", err)
