@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -116,6 +117,9 @@ func (p *Prevalidator) waiting(ctx context.Context) ([]string, error) {
 			out = append(out, u)
 		}
 	}
+	// Work from the far end of the window: the handler works from the near end, so the two meet
+	// in the middle instead of racing for the same messages.
+	slices.Reverse(out)
 	return out, rows.Err()
 }
 
