@@ -34,6 +34,16 @@ func scaleArea(dst *image.RGBA, dr image.Rectangle, src image.Image, sr image.Re
 	if dr.Empty() || sr.Empty() {
 		return
 	}
+	if s, ok := src.(*image.RGBA); ok && sr.Size() == dr.Size() { // a fitted photo: copy it
+		for y := 0; y < dr.Dy(); y++ {
+			d := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+y):][:4*dr.Dx()]
+			copy(d, s.Pix[s.PixOffset(sr.Min.X, sr.Min.Y+y):][:4*dr.Dx()])
+			for i := 3; i < len(d); i += 4 {
+				d[i] = 0xff
+			}
+		}
+		return
+	}
 	x0, x1 := spans(sr.Min.X, sr.Dx(), dr.Dx())
 	y0, y1 := spans(sr.Min.Y, sr.Dy(), dr.Dy())
 	dw := dr.Dx()
@@ -127,4 +137,16 @@ func chromaShift(r image.YCbCrSubsampleRatio) (h, v int) {
 		return 2, 1
 	}
 	return 0, 0
+}
+
+// PhotoSize is the photo box on the front in pixels: 22 × 28 mm at 300 dpi.
+func PhotoSize() image.Point { return photoBox.Size() }
+
+// FitPhoto crops and scales a portrait to exactly the photo box, as the front prints it. A store
+// that keeps this print-ready copy (as PNG or JPEG) saves every print the decoding of a large
+// photo, which costs more than the rest of the card: see BenchmarkCardFromStoredJPEG.
+func FitPhoto(photo image.Image) *image.RGBA {
+	img := image.NewRGBA(image.Rectangle{Max: PhotoSize()})
+	drawPhoto(img, img.Rect, photo)
+	return img
 }

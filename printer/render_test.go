@@ -336,3 +336,19 @@ func TestScaleAreaSources(t *testing.T) {
 		check(r.String(), y, 3) // averaging before or after the colour conversion: rounding only
 	}
 }
+
+// TestFitPhoto: a fitted photo is the box's size and prints the same as the original.
+func TestFitPhoto(t *testing.T) {
+	orig := SamplePortrait(600, 800)
+	fit := FitPhoto(orig)
+	if fit.Bounds().Size() != PhotoSize() || PhotoSize() != image.Pt(260, 331) {
+		t.Fatalf("fitted photo is %v, box %v", fit.Bounds().Size(), PhotoSize())
+	}
+	a := image.NewRGBA(image.Rect(0, 0, FaceWidth, FaceHeight))
+	b := image.NewRGBA(a.Rect)
+	drawPhoto(a, photoBox, orig)
+	drawPhoto(b, photoBox, fit)
+	if !bytes.Equal(a.Pix, b.Pix) {
+		t.Error("the fitted photo prints differently")
+	}
+}
