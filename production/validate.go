@@ -24,6 +24,13 @@ type Validator struct {
 	HolderSecret []byte
 	Calendar     *BusinessDays
 	Now          func() time.Time
+	// AddressRule, if set, adds a later stage's rule for the delivery address (shipping's: the
+	// address must fit a label). It is given the address after the basic checks (trimmed, NFC,
+	// city upper-cased) and returns problems whose Field is the address field (name, attention,
+	// street, postal_code, city, country); they are reported as delivery_address.<field>. Fields
+	// that already failed a basic check are not reported twice. Production cannot import the
+	// stages after it, so the rule comes in here.
+	AddressRule func(Address) Problems
 }
 
 // Validate checks every rule that can be checked without the store and returns the order ready to
@@ -128,26 +135,43 @@ func (v *Validator) Validate(m *OrderApproved) (*Order, Problems) {
 
 func (v *Validator) checkAddress(a WireAddress, addP func(string, *Problem), add func(string, string, string, ...any)) Address {
 	var out Address
+	failed := map[string]bool{} // fields that broke a basic check
+	check := func(field string, p *Problem) {
+		if p != nil {
+			failed[field] = true
+		}
+		addP("delivery_address."+field, p)
+	}
 	var p *Problem
 	out.Name, p = checkText(a.Name, MaxAddressRunes)
-	addP("delivery_address.name", p)
+	check("name", p)
 	if strings.TrimSpace(a.Attention) != "" {
 		out.Attention, p = checkText(a.Attention, MaxAddressRunes)
-		addP("delivery_address.attention", p)
+		check("attention", p)
 	}
 	out.Street, p = checkText(a.Street, MaxAddressRunes)
-	addP("delivery_address.street", p)
+	check("street", p)
 	if len(a.PostalCode) != 4 || !allDigits(a.PostalCode) {
+		failed["postal_code"] = true
 		add("delivery_address.postal_code", "postal-code", "must be a 4-digit Norwegian postal code, not %q", a.PostalCode)
 	}
 	out.PostalCode = a.PostalCode
 	out.City, p = checkText(a.City, 40)
-	addP("delivery_address.city", p)
+	check("city", p)
 	out.City = strings.ToUpper(out.City)
 	if a.Country != "NO" {
+		failed["country"] = true
 		add("delivery_address.country", "country", "must be NO: cards are delivered in Norway, not %q", a.Country)
 	}
 	out.Country = "NO"
+	if v.AddressRule != nil {
+		for _, rp := range v.AddressRule(out) {
+			if !failed[rp.Field] {
+				failed[rp.Field] = true // one problem per field is enough to fix it
+				add("delivery_address."+rp.Field, rp.Rule, "%s", rp.Message)
+			}
+		}
+	}
 	return out
 }
 

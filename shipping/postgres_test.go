@@ -1,0 +1,301 @@
+package shipping
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"cardline/internal/bus"
+	"cardline/internal/testsupport"
+	"cardline/printer"
+	"cardline/production"
+)
+
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
+
+// storeLine is production's store with intake, and shipping's store, on a fresh database.
+type storeLine struct {
+	pool  *pgxpool.Pool
+	bus   *bus.Bus
+	cal   *production.BusinessDays
+	store *Store
+}
+
+func openStoreLine(t *testing.T) *storeLine {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, testsupport.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := production.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	b := bus.New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)), bus.Options{})
+	if err := b.InitTopics(ctx, production.IntakeConsumerGroup, production.OutputTopics...); err != nil {
+		t.Fatal(err)
+	}
+	cal, err := production.NewBusinessDays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &storeLine{pool: pool, bus: b, cal: cal, store: NewStore(pool, b, cal)}
+}
+
+// intake stores an order through production's real intake and returns its card numbers.
+func (l *storeLine) intake(t *testing.T, m *production.OrderApproved) []string {
+	t.Helper()
+	ctx := context.Background()
+	in := &production.Intake{Bus: l.bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
+		Validator: &production.Validator{HolderSecret: []byte("test"), Calendar: l.cal, Now: time.Now}}
+	payload, _ := json.Marshal(m)
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		out, _, err := in.Process(ctx, tx, watermill.NewUUID(), payload)
+		if err == nil && out != production.OutcomeAccepted {
+			t.Fatalf("order %s: %s", m.OrderID, out)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := l.pool.Query(ctx, `SELECT card_number FROM cards WHERE order_id = $1 ORDER BY card_number`, m.OrderID)
+	cards, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cards
+}
+
+// move walks a card through states, as the stations will, with production's transitions.
+func (l *storeLine) move(t *testing.T, card string, states ...production.CardState) {
+	t.Helper()
+	err := pgx.BeginFunc(context.Background(), l.pool, func(tx pgx.Tx) error {
+		for _, s := range states {
+			if _, err := production.TransitionCard(context.Background(), tx, production.CardNumber(card), s, "station-test", ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var toProduced = []production.CardState{production.CardInProduction, production.CardEncoded, production.CardPrinted, production.CardProduced}
+
+func (l *storeLine) str(t *testing.T, q string, args ...any) string {
+	t.Helper()
+	var s string
+	if err := l.pool.QueryRow(context.Background(), q, args...).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return s
+}
+
+type qrKey struct{ pub ed25519.PublicKey }
+
+func (q qrKey) CardFromQR(_ context.Context, payload string) (string, error) {
+	n, _, err := printer.VerifyStatusURL(q.pub, payload)
+	return n, err
+}
+
+func (q qrKey) CardFromChipUID(context.Context, string) (string, error) {
+	return "", errors.New("no chip records")
+}
+
+// TestStorePlanPackDispatch runs two orders through the store: plan (twice: nothing new), a card
+// spoiled after its label was made (voided, remade, relabelled with the next sequence), packing
+// with right and wrong cards, dispatch refused while unpacked, then dispatch (cards and orders
+// moved with audit, OrderDispatched with the envelope ids, deadline met or missed), and a second
+// dispatch that changes nothing.
+func TestStorePlanPackDispatch(t *testing.T) {
+	l := openStoreLine(t)
+	ctx := context.Background()
+	s := production.NewSamples(5)
+	approved := time.Now().Add(-time.Hour)
+	a := s.Order(2, approved)
+	a.Accessories = []production.WireAccessory{{SKU: "cardholder", Quantity: 2}}
+	b := s.Order(1, approved)
+	b.Accessories = nil
+	ca, cb := l.intake(t, a), l.intake(t, b)
+	for _, c := range append(slices.Clone(ca), cb...) {
+		l.move(t, c, toProduced...)
+	}
+	// Order a moves as the stations will move it; order b is left accepted, for dispatch to walk.
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		for _, st := range []production.OrderState{production.OrderInProduction, production.OrderProduced} {
+			if err := production.TransitionOrder(ctx, tx, a.OrderID, st, "station-test", ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sched := l.store.Schedule(15*time.Hour, 14*time.Hour)
+	now := time.Now()
+	first, err := l.store.PlanPickup(ctx, now, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envIDs := func(b Batch) []string {
+		var out []string
+		for _, e := range b.Envelopes {
+			out = append(out, string(e.ID))
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{"E" + ca[0] + "01", "E" + ca[1] + "01", "E" + cb[0] + "01"}
+	slices.Sort(want)
+	if got := envIDs(first.Batch); !slices.Equal(got, want) || first.NewEnvelopes != 3 || first.NewParcels != 1 || len(first.Held) != 0 {
+		t.Fatalf("first plan: envelopes %v (%d new), %d new parcels, held %v; want %v", got, first.NewEnvelopes, first.NewParcels, first.Held, want)
+	}
+	again, err := l.store.PlanPickup(ctx, now, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.NewEnvelopes != 0 || again.NewParcels != 0 || !slices.Equal(envIDs(again.Batch), want) {
+		t.Fatalf("second plan recorded %d envelopes, %d parcels anew: %v", again.NewEnvelopes, again.NewParcels, envIDs(again.Batch))
+	}
+	if n := l.str(t, `SELECT count(*)::text FROM envelopes`); n != "3" {
+		t.Fatalf("%s envelopes stored after two plans, want 3", n)
+	}
+
+	// b's card is spoiled at packing: its envelope is voided; remade, it gets label 02.
+	l.move(t, cb[0], production.CardSpoiled)
+	spoilt, err := l.store.PlanPickup(ctx, now, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(spoilt.Voided, []EnvelopeID{EnvelopeID("E" + cb[0] + "01")}) || len(spoilt.Batch.Envelopes) != 2 {
+		t.Fatalf("after spoiling: voided %v, %d envelopes", spoilt.Voided, len(spoilt.Batch.Envelopes))
+	}
+	batch := first.Batch.ID
+
+	// Packing: the QR codes are the printer's signed status URLs.
+	pub, key, _ := ed25519.GenerateKey(nil)
+	qr := func(card string) string {
+		u, err := printer.StatusURL("https://status.example/k", key, card, time.Now().AddDate(2, 0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	cards := qrKey{pub}
+	if _, _, err := l.store.Pack(ctx, "E"+ca[0]+"01", qr(ca[1]), cards, "packer"); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("wrong card packed: err = %v", err)
+	}
+	if st := l.str(t, `SELECT state FROM envelopes WHERE envelope_id = $1`, "E"+ca[0]+"01"); st != "planned" {
+		t.Fatalf("after a mismatch the envelope is %s", st)
+	}
+	if _, _, err := l.store.Pack(ctx, "E"+cb[0]+"01", qr(cb[0]), cards, "packer"); err == nil || !strings.Contains(err.Error(), "VOID") {
+		t.Fatalf("void envelope packed: err = %v", err)
+	}
+	if _, err := l.store.Dispatch(ctx, batch, time.Now(), "logistics", false); err == nil || !strings.Contains(err.Error(), "not packed") {
+		t.Fatalf("dispatch with unpacked envelopes: err = %v", err)
+	}
+	for _, c := range ca {
+		if _, already, err := l.store.Pack(ctx, "E"+c+"01", qr(c), cards, "packer"); err != nil || already {
+			t.Fatalf("pack card %s: already %v, %v", c, already, err)
+		}
+	}
+	if _, already, err := l.store.Pack(ctx, "E"+ca[0]+"01", qr(ca[0]), cards, "packer"); err != nil || !already {
+		t.Fatalf("pack again: already %v, %v", already, err)
+	}
+
+	res, err := l.store.Dispatch(ctx, batch, time.Now(), "logistics", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Orders) != 1 || res.Orders[0].OrderID != a.OrderID || !res.Orders[0].MetDeadline || !res.Orders[0].Complete ||
+		len(res.Orders[0].Envelopes) != 2 || len(res.Orders[0].ParcelIDs) != 1 {
+		t.Fatalf("dispatch: %+v", res.Orders)
+	}
+	for _, c := range ca {
+		if st := l.str(t, `SELECT state FROM cards WHERE card_number = $1`, c); st != "dispatched" {
+			t.Errorf("card %s is %s after dispatch", c, st)
+		}
+		if n := l.str(t, `SELECT count(*)::text FROM audit_log WHERE entity = 'card' AND entity_id = $1 AND to_state = 'dispatched' AND actor = 'logistics'`, c); n != "1" {
+			t.Errorf("card %s: %s dispatch audit entries", c, n)
+		}
+	}
+	if st := l.str(t, `SELECT state FROM orders WHERE order_id = $1`, a.OrderID); st != "dispatched" {
+		t.Errorf("order a is %s after dispatch", st)
+	}
+	events := func() []OrderDispatchedEvent {
+		rows, err := l.pool.Query(ctx, `SELECT payload FROM `+bus.Table(TopicOrdersDispatched)+` ORDER BY "offset"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]OrderDispatchedEvent, len(raw))
+		for i, r := range raw {
+			if err := json.Unmarshal(r, &out[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	if ev := events(); len(ev) != 1 || ev[0].OrderID != a.OrderID || ev[0].Envelopes[0].EnvelopeID != "E"+ca[0]+"01" || !ev[0].MetDeadline {
+		t.Fatalf("events after dispatch: %+v", ev)
+	}
+	if again, err := l.store.Dispatch(ctx, batch, time.Now(), "someone else", false); err != nil || !again.Already || again.DispatchedBy != "logistics" {
+		t.Fatalf("second dispatch: %+v, %v", again, err)
+	}
+	if n := len(events()); n != 1 {
+		t.Fatalf("%d events after a second dispatch, want 1", n)
+	}
+	if _, err := l.store.PlanPickup(ctx, now, sched); err == nil || !strings.Contains(err.Error(), "dispatched already") {
+		t.Fatalf("planning into a dispatched batch: %v", err)
+	}
+
+	// b's remade card ships with the next pickup, under label 02, handed over after b's deadline.
+	l.move(t, cb[0], production.CardQueued)
+	l.move(t, cb[0], toProduced...)
+	next, err := l.store.PlanPickup(ctx, first.Batch.CutOff.Add(time.Minute), sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := envIDs(next.Batch); !slices.Equal(got, []string{"E" + cb[0] + "02"}) || next.Batch.ID == batch {
+		t.Fatalf("remade card planned as %v in %s", got, next.Batch.ID)
+	}
+	if _, _, err := l.store.Pack(ctx, "E"+cb[0]+"02", qr(cb[0]), cards, "packer"); err != nil {
+		t.Fatal(err)
+	}
+	deadline, _ := time.ParseInLocation(time.DateOnly, l.str(t, `SELECT dispatch_by::text FROM orders WHERE order_id = $1`, b.OrderID), l.cal.Zone())
+	late, err := l.store.Dispatch(ctx, next.Batch.ID, deadline.Add(36*time.Hour), "logistics", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(late.Orders) != 1 || late.Orders[0].MetDeadline || !late.Orders[0].Complete {
+		t.Fatalf("late dispatch: %+v", late.Orders)
+	}
+	// b was never moved by a station: dispatch walked it through the states it skipped.
+	if got := l.str(t, `SELECT string_agg(to_state, ',' ORDER BY id) FROM audit_log WHERE entity = 'order' AND entity_id = $1`, b.OrderID); got != "accepted,in_production,produced,dispatched" {
+		t.Errorf("order b's history: %s", got)
+	}
+	if met := l.str(t, `SELECT string_agg(met_deadline::text, ',' ORDER BY order_id) FROM order_dispatch`); met != map[bool]string{true: "true,false", false: "false,true"}[a.OrderID < b.OrderID] {
+		t.Errorf("order_dispatch met_deadline: %s", met)
+	}
+}
