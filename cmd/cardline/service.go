@@ -147,7 +147,7 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	v := &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now}
+	v := &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now, AddressRule: labelAddressRule}
 	intake := &production.Intake{Bus: s.bus, Log: s.log, Now: time.Now, Validator: v, Ahead: production.NewPrevalidator(s.pool, v)}
 	go func() {
 		if err := intake.Ahead.Run(ctx); err != nil {
