@@ -1,6 +1,7 @@
 package printer
 
 import (
+	"encoding/binary"
 	"image"
 	"image/color"
 	"image/draw"
@@ -46,60 +47,90 @@ func scaleArea(dst *image.RGBA, dr image.Rectangle, src image.Image, sr image.Re
 	}
 	x0, x1 := spans(sr.Min.X, sr.Dx(), dr.Dx())
 	y0, y1 := spans(sr.Min.Y, sr.Dy(), dr.Dy())
-	dw := dr.Dx()
-	acc := make([]int, 3*dw)
-	cnt := make([]int, dw)
+	// Two passes per destination row: sum the source rows under it column by column, then sum
+	// those sums across each destination pixel's columns. The first pass is a plain loop over
+	// bytes; the second touches each source column once.
+	dw, sw := dr.Dx(), sr.Dx()
+	if sr.Dy() > 250*dr.Dy() { // column sums hold at most 257 rows: shrink in two steps
+		mid := image.NewRGBA(image.Rect(0, 0, sw, sr.Dy()/200+1))
+		scaleArea(mid, mid.Rect, src, sr)
+		scaleArea(dst, dr, mid, mid.Rect)
+		return
+	}
+	// Means by multiplying with a reciprocal: exact for these sums (at most 255·n, far below
+	// 2³²/n), and cheaper than three divisions a pixel.
+	maxRows, maxCols := 1, 1
+	for j := range y0 {
+		maxRows = max(maxRows, y1[j]-y0[j])
+	}
+	for i := range x0 {
+		maxCols = max(maxCols, x1[i]-x0[i])
+	}
+	recip := make([]uint64, maxRows*maxCols+1)
+	for n := 1; n < len(recip); n++ {
+		recip[n] = (1<<32 + uint64(n) - 1) / uint64(n)
+	}
+	mean := func(sum, n uint32) uint8 { return uint8(uint64(sum) * recip[n] >> 32) }
 	switch s := src.(type) {
 	case *image.YCbCr:
 		// Average Y, Cb and Cr (the colour conversion is affine, so averaging before it is the
-		// same as after), reading the chroma planes at their subsampling.
+		// same as after), reading the chroma planes at their subsampling: each luma pixel brings
+		// the chroma sample it shares.
 		hs, vs := chromaShift(s.SubsampleRatio)
+		cx0 := sr.Min.X>>hs - s.Rect.Min.X>>hs
+		cw := (sr.Max.X-1)>>hs - sr.Min.X>>hs + 1
+		accY := make([]uint32, sw)
+		accCb, accCr := make([]uint32, cw), make([]uint32, cw)
+		sumY, sumCb, sumCr := newColumnSums(sw), newColumnSums(cw), newColumnSums(cw)
 		for j := 0; j < dr.Dy(); j++ {
-			clear(acc)
-			clear(cnt)
+			sumY.reset()
+			sumCb.reset()
+			sumCr.reset()
 			for y := y0[j]; y < y1[j]; y++ {
-				yrow := s.Y[(y-s.Rect.Min.Y)*s.YStride:] // yrow[x-Min.X] is pixel x
-				crow := (y>>vs - s.Rect.Min.Y>>vs) * s.CStride
-				cx0 := s.Rect.Min.X >> hs
-				for i := 0; i < dw; i++ {
-					a := acc[3*i : 3*i+3]
-					for x := x0[i]; x < x1[i]; x++ {
-						a[0] += int(yrow[x-s.Rect.Min.X])
-						c := crow + x>>hs - cx0
-						a[1] += int(s.Cb[c])
-						a[2] += int(s.Cr[c])
-					}
-					cnt[i] += x1[i] - x0[i]
-				}
+				sumY.add(s.Y[(y-s.Rect.Min.Y)*s.YStride+sr.Min.X-s.Rect.Min.X:][:sw])
+				co := (y>>vs-s.Rect.Min.Y>>vs)*s.CStride + cx0
+				sumCb.add(s.Cb[co : co+cw])
+				sumCr.add(s.Cr[co : co+cw])
 			}
+			sumY.unpack(accY)
+			sumCb.unpack(accCb)
+			sumCr.unpack(accCr)
 			out := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+j):]
+			rows := uint32(y1[j] - y0[j])
 			for i := 0; i < dw; i++ {
-				n := cnt[i]
-				r, g, b := color.YCbCrToRGB(uint8(acc[3*i]/n), uint8(acc[3*i+1]/n), uint8(acc[3*i+2]/n))
+				var sy, scb, scr uint32
+				for x := x0[i]; x < x1[i]; x++ {
+					sy += accY[x-sr.Min.X]
+					c := x>>hs - sr.Min.X>>hs
+					scb += accCb[c]
+					scr += accCr[c]
+				}
+				n := rows * uint32(x1[i]-x0[i])
+				r, g, b := color.YCbCrToRGB(mean(sy, n), mean(scb, n), mean(scr, n))
 				out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = r, g, b, 0xff
 			}
 		}
 	case *image.RGBA:
+		sums := newColumnSums(4 * sw)
+		acc := make([]uint32, 4*sw)
 		for j := 0; j < dr.Dy(); j++ {
-			clear(acc)
-			clear(cnt)
+			sums.reset()
 			for y := y0[j]; y < y1[j]; y++ {
-				row := s.Pix[(y-s.Rect.Min.Y)*s.Stride:] // row[4*(x-Min.X)] is pixel x
-				for i := 0; i < dw; i++ {
-					a := acc[3*i : 3*i+3]
-					px := row[4*(x0[i]-s.Rect.Min.X) : 4*(x1[i]-s.Rect.Min.X)]
-					for k := 0; k+3 < len(px); k += 4 {
-						a[0] += int(px[k])
-						a[1] += int(px[k+1])
-						a[2] += int(px[k+2])
-					}
-					cnt[i] += x1[i] - x0[i]
-				}
+				sums.add(s.Pix[s.PixOffset(sr.Min.X, y):][:4*sw])
 			}
+			sums.unpack(acc)
 			out := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+j):]
+			rows := uint32(y1[j] - y0[j])
 			for i := 0; i < dw; i++ {
-				n := cnt[i]
-				out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = uint8(acc[3*i]/n), uint8(acc[3*i+1]/n), uint8(acc[3*i+2]/n), 0xff
+				var r, g, b uint32
+				px := acc[4*(x0[i]-sr.Min.X) : 4*(x1[i]-sr.Min.X)]
+				for k := 0; k+3 < len(px); k += 4 {
+					r += px[k]
+					g += px[k+1]
+					b += px[k+2]
+				}
+				n := rows * uint32(x1[i]-x0[i])
+				out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = mean(r, n), mean(g, n), mean(b, n), 0xff
 			}
 		}
 	default:
@@ -149,4 +180,52 @@ func FitPhoto(photo image.Image) *image.RGBA {
 	img := image.NewRGBA(image.Rectangle{Max: PhotoSize()})
 	drawPhoto(img, img.Rect, photo)
 	return img
+}
+
+// columnSums adds rows of bytes column by column, eight columns at a time: the even and the odd
+// bytes of each 8-byte word go into 16-bit lanes of two 64-bit sums, so one addition adds four
+// columns. A lane holds the sum of up to 257 rows of bytes.
+type columnSums struct {
+	n         int
+	even, odd []uint64
+	tail      []uint32 // the last n%8 columns
+}
+
+func newColumnSums(n int) *columnSums {
+	return &columnSums{n: n, even: make([]uint64, n/8), odd: make([]uint64, n/8), tail: make([]uint32, n%8)}
+}
+
+func (c *columnSums) reset() {
+	clear(c.even)
+	clear(c.odd)
+	clear(c.tail)
+}
+
+// add adds one row of n bytes.
+func (c *columnSums) add(row []byte) {
+	const lanes = 0x00ff00ff00ff00ff
+	row = row[:c.n]
+	even, odd := c.even, c.odd[:len(c.even)]
+	for g := range even {
+		v := binary.LittleEndian.Uint64(row[8*g:])
+		even[g] += v & lanes
+		odd[g] += (v >> 8) & lanes
+	}
+	for i, b := range row[8*len(even):] {
+		c.tail[i] += uint32(b)
+	}
+}
+
+// unpack writes the n column sums to out.
+func (c *columnSums) unpack(out []uint32) {
+	out = out[:c.n]
+	for g, e := range c.even {
+		o := c.odd[g]
+		w := out[8*g : 8*g+8]
+		w[0], w[1] = uint32(e&0xffff), uint32(o&0xffff)
+		w[2], w[3] = uint32(e>>16&0xffff), uint32(o>>16&0xffff)
+		w[4], w[5] = uint32(e>>32&0xffff), uint32(o>>32&0xffff)
+		w[6], w[7] = uint32(e>>48), uint32(o>>48)
+	}
+	copy(out[8*len(c.even):], c.tail)
 }
