@@ -6,24 +6,29 @@
 // id ties it to the card inside, and the batch gets a manifest for the post (PDF and CSV). At
 // packing, the envelope's barcode and the card's QR code or chip UID must name the same card.
 //
-// The domain (plan, ids, matching, layout) is pure: it does no I/O but to the io.Writer it is
-// given. The one adapter to the outside is ipp.go, which prints labels through the printer
-// package's IPP client on a label queue. Shipping does not import production: the store maps its
-// orders onto OrderToShip; the Norwegian business-day calendar (production.BusinessDays) comes in
-// through Schedule.IsBusinessDay; reading a card's QR code (printer.VerifyStatusURL) or chip UID
-// (the store's chip records) comes in through CardIdentifier.
+// The domain (plan, ids, matching, layout, letters) is pure: it does no I/O but to the io.Writer
+// it is given. The adapters to the outside are ipp.go, which prints labels through the printer
+// package's IPP client on a label queue, and postgres.go, the Store. The store reads production's
+// orders and cards and maps them onto OrderToShip; it records batches, envelopes and parcels in
+// its own tables (production/migrations/003_shipping.sql) and changes card and order states only
+// through production.TransitionCard and TransitionOrder, with their audit entries; it publishes
+// OrderDispatched in the dispatch transaction. Production never imports shipping: intake applies
+// the label rule for addresses (Address.Validate) through production.Validator.AddressRule, wired
+// in cmd/cardline. The Norwegian business-day calendar (production.BusinessDays) comes in through
+// Schedule.IsBusinessDay; reading a card's QR code (printer.VerifyStatusURL) through
+// CardIdentifier.
+//
+// The life of an envelope: planned (ship plan: its id and label made) → packed (ship scan: the
+// card's QR code matched its barcode) → dispatched (ship dispatch: the batch handed to the post).
+// A card spoiled or blocked after its label was made voids the envelope at the next plan; the
+// remade card gets the next label sequence, so the old label can never pass for it.
 //
 // Files: address.go (the label rule for addresses), ids.go (envelope, parcel and batch ids),
 // plan.go (the packing plan, the partial-order rule, pickups), match.go (envelope matching),
-// label.go (label layout), manifest.go, and the adapters pdf.go, zpl.go, csv.go, ipp.go.
+// label.go (label layout), manifest.go, letter.go (the carrier letter), and the adapters pdf.go,
+// zpl.go, csv.go, ipp.go, postgres.go.
 //
-// TODO (second round, after the production store):
-//   - plan from the store, recording envelopes, parcels and batches (and voided labels, which
-//     raise a card's label sequence);
-//   - `cardline ship plan | labels BATCH -o labels.pdf / --zpl | manifest BATCH | scan ENVELOPE
-//     CARDQR | dispatch BATCH`;
-//   - scan recording an envelope as packed (MatchEnvelope with printer.VerifyStatusURL and the
-//     chip records); dispatch: envelopes and cards dispatched, OrderDispatched upstream with the
-//     envelope ids, deadline met or not per order (Envelope.Late);
-//   - the carrier letter that goes in each envelope with the card.
+// TODO (issue 7, stations): packing by chip UID. The stations' records of which chip went on
+// which card do not exist yet; until they do, `cardline ship scan` accepts the card's QR code only
+// and refuses a UID with that reason.
 package shipping

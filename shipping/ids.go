@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"cardline/production"
 )
 
 // An EnvelopeID names one envelope and ties it to the one card inside: "E", the card's 10-digit
@@ -82,28 +84,11 @@ func parseLabelID(prefix byte, s string) (card string, seq int, err error) {
 	return card, seq, nil
 }
 
-// checkCardNumber is production.CardNumber's rule (10 digits, the last a Luhn check digit),
-// repeated here because shipping does not import production: a mistyped id is caught before any
-// look-up.
+// checkCardNumber is production.CardNumber's rule (10 digits, the last a Luhn check digit): a
+// mistyped id is caught before any look-up.
 func checkCardNumber(s string) error {
-	if len(s) != 10 || strings.Trim(s, "0123456789") != "" {
-		return fmt.Errorf("card number %q: must be exactly 10 digits", s)
-	}
-	sum := 0
-	for i := 8; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if (8-i)%2 == 0 { // every second digit from the right of the body, starting with the last
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	if (10-sum%10)%10 != int(s[9]-'0') {
-		return fmt.Errorf("card number %q: Luhn check digit does not match", s)
-	}
-	return nil
+	_, err := production.ParseCardNumber(s)
+	return err
 }
 
 // A BatchID names the shipping batch of one post pickup: "B" and the pickup's local date and time,

@@ -77,7 +77,8 @@ func (l *Labeler) WriteLetters(w io.Writer, letters []Letter) error {
 		field("Arbeidsgiver / Employer", lt.Company)
 		field("Kortnummer / Card number", lt.CardNumber)
 		field("Ordre / Order", lt.OrderID)
-		field("Konvolutt / Envelope", fmt.Sprintf("%s (kort %d av %d / card %d of %d)", lt.Envelope, lt.Index, lt.Of, lt.Index, lt.Of))
+		field("Konvolutt / Envelope", string(lt.Envelope))
+		field("Kort / Card", fmt.Sprintf("%d av %d / %d of %d", lt.Index, lt.Of, lt.Index, lt.Of))
 		pdf.Ln(4)
 		for _, p := range []string{letterBodyNO, letterBodyEN} {
 			pdf.SetFont("go", "", 10)

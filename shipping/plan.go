@@ -34,8 +34,8 @@ func ParseCardState(s string) (CardState, error) {
 	return "", fmt.Errorf("unknown card state %q", s)
 }
 
-// An OrderToShip is what packing needs to know about one order; the store maps its orders onto it
-// (shipping does not import production). Deadline is the order's dispatch date: the cards must
+// An OrderToShip is what packing needs to know about one order; the store maps production's orders
+// onto it, so that the plan is pure. Deadline is the order's dispatch date: the cards must
 // leave by the end of that day (its date is taken in the Schedule's zone). Accessories are those
 // still to ship: empty once the order's parcel has gone.
 type OrderToShip struct {

@@ -103,12 +103,17 @@ type PlanResult struct {
 	PackingPlan
 	NewEnvelopes, NewParcels int
 	Voided                   []EnvelopeID
+	// Elsewhere counts the envelopes and parcels already in other open batches, by batch: they
+	// are not part of this plan.
+	Elsewhere map[BatchID]int
 }
 
 // PlanPickup plans the next pickup after now from the store and records it. It is idempotent: a
 // second run with nothing changed records nothing new, and a card keeps its envelope id (and
-// printed label) from run to run; a card planned earlier into a batch that never left moves to
-// this one; an envelope of this batch whose order is now held is taken out of it (it waits,
+// printed label) from run to run. An envelope or parcel already in another open batch stays
+// there (it may be packed in that batch's tray; a batch whose pickup passed is dispatched late,
+// and its met_deadline says so): planning tomorrow after today's cut-off never takes today's
+// batch apart. An envelope of this batch whose order is now held is taken out of it (it waits,
 // label and all, for a later pickup). A dispatched batch is never planned again.
 func (s *Store) PlanPickup(ctx context.Context, now time.Time, sched Schedule) (*PlanResult, error) {
 	pickup, _, err := sched.NextPickup(now)
@@ -122,7 +127,8 @@ func (s *Store) PlanPickup(ctx context.Context, now time.Time, sched Schedule) (
 			return fmt.Errorf("take planning lock: %w", err)
 		}
 		var state BatchState
-		err := tx.QueryRow(ctx, "SELECT state FROM shipping_batches WHERE batch_id = $1", string(batchID)).Scan(&state)
+		// Locked, so that a dispatch of this batch waits for the plan or the plan sees it.
+		err := tx.QueryRow(ctx, "SELECT state FROM shipping_batches WHERE batch_id = $1 FOR UPDATE", string(batchID)).Scan(&state)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("look up batch %s: %w", batchID, err)
 		}
@@ -133,7 +139,7 @@ func (s *Store) PlanPickup(ctx context.Context, now time.Time, sched Schedule) (
 		if err != nil {
 			return err
 		}
-		orders, err := ordersToShip(ctx, tx, sched.Zone)
+		orders, elsewhere, err := ordersToShip(ctx, tx, batchID, sched.Zone)
 		if err != nil {
 			return err
 		}
@@ -141,7 +147,10 @@ func (s *Store) PlanPickup(ctx context.Context, now time.Time, sched Schedule) (
 		if err != nil {
 			return err
 		}
-		res = &PlanResult{PackingPlan: plan, Voided: voided}
+		if plan.Batch.ID != batchID {
+			return fmt.Errorf("plan made batch %s for pickup batch %s", plan.Batch.ID, batchID) // NextPickup is deterministic
+		}
+		res = &PlanResult{PackingPlan: plan, Voided: voided, Elsewhere: elsewhere}
 		return recordPlan(ctx, tx, res)
 	})
 	if err != nil {
@@ -182,19 +191,24 @@ func (a storedAddress) address() Address {
 	return Address{Name: a.Name, Attention: a.Attention, Street: a.Street, PostalCode: a.PostalCode, City: a.City, Country: a.Country}
 }
 
-// ordersToShip maps production's orders that have a produced card onto OrderToShip. A card's
-// Labels and an order's ParcelLabels are the highest voided sequence, so that the live envelope
-// keeps its id on every run and a relabelled card gets the next one.
-func ordersToShip(ctx context.Context, tx pgx.Tx, zone *time.Location) ([]OrderToShip, error) {
+// ordersToShip maps production's orders that have a produced card onto OrderToShip, for the batch
+// batch. A card's Labels and an order's ParcelLabels are the highest voided sequence, so that the
+// live envelope keeps its id on every run and a relabelled card gets the next one. A card whose
+// envelope is in another open batch counts as on its way (CardDispatched: neither packed nor waited
+// for), and so do accessories whose parcel is; elsewhere counts them by batch.
+func ordersToShip(ctx context.Context, tx pgx.Tx, batch BatchID, zone *time.Location) ([]OrderToShip, map[BatchID]int, error) {
+	elsewhere := map[BatchID]int{}
 	rows, err := tx.Query(ctx, `SELECT o.order_id, o.dispatch_by, o.delivery_address, o.accessories,
 			EXISTS (SELECT 1 FROM parcels p WHERE p.order_id = o.order_id AND p.state = 'dispatched'),
+			(SELECT p.batch_id FROM parcels p WHERE p.order_id = o.order_id AND p.state = 'planned'
+				AND p.batch_id IS NOT NULL AND p.batch_id <> $1),
 			coalesce((SELECT max(label_seq) FROM parcels p WHERE p.order_id = o.order_id AND p.state = 'void'), 0)
 		FROM orders o
 		WHERE o.state IN ('accepted', 'in_production', 'produced')
 		  AND EXISTS (SELECT 1 FROM cards c WHERE c.order_id = o.order_id AND c.state = 'produced')
-		ORDER BY o.order_id`)
+		ORDER BY o.order_id`, string(batch))
 	if err != nil {
-		return nil, fmt.Errorf("load orders to ship: %w", err)
+		return nil, nil, fmt.Errorf("load orders to ship: %w", err)
 	}
 	var out []OrderToShip
 	index := map[string]int{}
@@ -204,24 +218,28 @@ func ordersToShip(ctx context.Context, tx pgx.Tx, zone *time.Location) ([]OrderT
 		var addr storedAddress
 		var acc []Accessory
 		var parcelSent bool
+		var parcelIn *BatchID // the other open batch the parcel is in
 		var deadline time.Time
 		var rawAddr, rawAcc []byte
-		if err := rows.Scan(&o.OrderID, &deadline, &rawAddr, &rawAcc, &parcelSent, &o.ParcelLabels); err != nil {
+		if err := rows.Scan(&o.OrderID, &deadline, &rawAddr, &rawAcc, &parcelSent, &parcelIn, &o.ParcelLabels); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("load orders to ship: %w", err)
+			return nil, nil, fmt.Errorf("load orders to ship: %w", err)
 		}
 		if err := json.Unmarshal(rawAddr, &addr); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("order %s: decode delivery address: %w", o.OrderID, err)
+			return nil, nil, fmt.Errorf("order %s: decode delivery address: %w", o.OrderID, err)
 		}
 		if err := json.Unmarshal(rawAcc, &acc); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("order %s: decode accessories: %w", o.OrderID, err)
+			return nil, nil, fmt.Errorf("order %s: decode accessories: %w", o.OrderID, err)
 		}
 		o.Address = addr.address()
 		y, m, d := deadline.Date()
 		o.Deadline = time.Date(y, m, d, 0, 0, 0, 0, zone)
-		if !parcelSent {
+		switch {
+		case parcelIn != nil:
+			elsewhere[*parcelIn]++
+		case !parcelSent:
 			o.Accessories = acc
 		}
 		index[o.OrderID] = len(out)
@@ -230,37 +248,58 @@ func ordersToShip(ctx context.Context, tx pgx.Tx, zone *time.Location) ([]OrderT
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load orders to ship: %w", err)
+		return nil, nil, fmt.Errorf("load orders to ship: %w", err)
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, elsewhere, nil
 	}
 	rows, err = tx.Query(ctx, `SELECT c.order_id, c.card_number, c.state,
-			coalesce((SELECT max(label_seq) FROM envelopes e WHERE e.card_number = c.card_number AND e.state = 'void'), 0)
-		FROM cards c WHERE c.order_id = ANY($1) ORDER BY c.order_id, c.card_number`, ids)
+			coalesce((SELECT max(label_seq) FROM envelopes e WHERE e.card_number = c.card_number AND e.state = 'void'), 0),
+			(SELECT e.batch_id FROM envelopes e WHERE e.card_number = c.card_number AND e.state IN ('planned', 'packed')
+				AND e.batch_id IS NOT NULL AND e.batch_id <> $2)
+		FROM cards c WHERE c.order_id = ANY($1) ORDER BY c.order_id, c.card_number`, ids, string(batch))
 	if err != nil {
-		return nil, fmt.Errorf("load cards to ship: %w", err)
+		return nil, nil, fmt.Errorf("load cards to ship: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var orderID, state string
 		var c CardToShip
-		if err := rows.Scan(&orderID, &c.Number, &state, &c.Labels); err != nil {
-			return nil, fmt.Errorf("load cards to ship: %w", err)
+		var in *BatchID
+		if err := rows.Scan(&orderID, &c.Number, &state, &c.Labels, &in); err != nil {
+			return nil, nil, fmt.Errorf("load cards to ship: %w", err)
 		}
 		if c.State, err = ParseCardState(state); err != nil {
 			c.State = CardState(state) // Plan holds the order with the reason
 		}
+		if in != nil {
+			c.State = CardDispatched
+			elsewhere[*in]++
+		}
 		o := &out[index[orderID]]
 		o.Cards = append(o.Cards, c)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("load cards to ship: %w", err)
+	}
+	return out, elsewhere, nil
 }
 
 // recordPlan upserts the batch, its envelopes and parcels, and takes out of the batch what the plan
 // no longer sends.
 func recordPlan(ctx context.Context, tx pgx.Tx, res *PlanResult) error {
 	b := res.Batch
+	if len(b.Envelopes)+len(b.Parcels) == 0 {
+		// Nothing to send: no batch row is made, and any this batch held waits for a later one.
+		_, err := tx.Exec(ctx, `UPDATE envelopes SET batch_id = NULL WHERE batch_id = $1 AND state IN ('planned', 'packed')`, string(b.ID))
+		if err == nil {
+			_, err = tx.Exec(ctx, `UPDATE parcels SET batch_id = NULL WHERE batch_id = $1 AND state = 'planned'`, string(b.ID))
+		}
+		if err != nil {
+			return fmt.Errorf("empty batch %s: %w", b.ID, err)
+		}
+		return nil
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO shipping_batches (batch_id, pickup_at, cut_off_at) VALUES ($1, $2, $3)
 		ON CONFLICT (batch_id) DO UPDATE SET planned_at = now()`, string(b.ID), b.Pickup, b.CutOff); err != nil {
 		return fmt.Errorf("record batch %s: %w", b.ID, err)
@@ -274,10 +313,10 @@ func recordPlan(ctx context.Context, tx pgx.Tx, res *PlanResult) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (envelope_id) DO UPDATE SET batch_id = EXCLUDED.batch_id, card_index = EXCLUDED.card_index,
 				card_of = EXCLUDED.card_of, late = EXCLUDED.late
-			WHERE envelopes.state IN ('planned', 'packed')
+			WHERE envelopes.state IN ('planned', 'packed') AND (envelopes.batch_id IS NULL OR envelopes.batch_id = EXCLUDED.batch_id)
 			RETURNING xmax = 0`, string(e.ID), e.CardNumber, e.OrderID, string(b.ID), seq, e.Index, e.Of, e.Late).Scan(&inserted)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("envelope %s: already dispatched or void, cannot be planned again", e.ID)
+			return fmt.Errorf("envelope %s: dispatched, void or in another batch: not planned into %s", e.ID, b.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("record envelope %s: %w", e.ID, err)
@@ -297,10 +336,10 @@ func recordPlan(ctx context.Context, tx pgx.Tx, res *PlanResult) error {
 		err = tx.QueryRow(ctx, `INSERT INTO parcels (parcel_id, order_id, batch_id, label_seq, contents, late)
 			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (parcel_id) DO UPDATE SET batch_id = EXCLUDED.batch_id, contents = EXCLUDED.contents, late = EXCLUDED.late
-			WHERE parcels.state = 'planned'
+			WHERE parcels.state = 'planned' AND (parcels.batch_id IS NULL OR parcels.batch_id = EXCLUDED.batch_id)
 			RETURNING xmax = 0`, string(p.ID), p.OrderID, string(b.ID), labelSeq(string(p.ID)), items, p.Late).Scan(&inserted)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("parcel %s: already dispatched or void, cannot be planned again", p.ID)
+			return fmt.Errorf("parcel %s: dispatched, void or in another batch: not planned into %s", p.ID, b.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("record parcel %s: %w", p.ID, err)
@@ -663,6 +702,10 @@ func (s *Store) Dispatch(ctx context.Context, id BatchID, at time.Time, by strin
 		for _, e := range envs {
 			if _, err := production.TransitionCard(ctx, tx, production.CardNumber(e.card), production.CardDispatched, by,
 				fmt.Sprintf("envelope %s handed to the post in batch %s", e.id, id)); err != nil {
+				var te *production.TransitionError
+				if errors.As(err, &te) {
+					return fmt.Errorf("envelope %s: %w; run `ship plan`, which voids the envelope and takes it out of the batch, then dispatch again", e.id, err)
+				}
 				return err
 			}
 			o := order(e.order)

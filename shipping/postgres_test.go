@@ -190,6 +190,19 @@ func TestStorePlanPackDispatch(t *testing.T) {
 	}
 	batch := first.Batch.ID
 
+	// Planning the next pickup before this one is dispatched leaves this batch whole.
+	tomorrow, err := l.store.PlanPickup(ctx, first.Batch.CutOff.Add(time.Minute), sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tomorrow.Batch.Envelopes)+len(tomorrow.Batch.Parcels) != 0 || tomorrow.Elsewhere[batch] != 3 {
+		t.Fatalf("next pickup planned before this one left: %d envelopes, %d parcels, elsewhere %v",
+			len(tomorrow.Batch.Envelopes), len(tomorrow.Batch.Parcels), tomorrow.Elsewhere)
+	}
+	if n := l.str(t, `SELECT count(*)::text FROM envelopes WHERE batch_id = $1`, string(batch)); n != "2" {
+		t.Fatalf("%s envelopes left in %s after planning the next pickup", n, batch)
+	}
+
 	// Packing: the QR codes are the printer's signed status URLs.
 	pub, key, _ := ed25519.GenerateKey(nil)
 	qr := func(card string) string {

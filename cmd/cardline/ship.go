@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -194,6 +196,9 @@ func shipPlan(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(tw, "  %s\tparcel %s\t%s\t%s %s\t%s\n", p.ID, strings.Join(items, ", "), p.OrderID, p.To.PostalCode, p.To.City, lateMark(p.Late))
 	}
 	tw.Flush()
+	for _, other := range slices.Sorted(maps.Keys(res.Elsewhere)) {
+		fmt.Fprintf(a.stdout, "  %d more already in open batch %s (not yet dispatched)\n", res.Elsewhere[other], other)
+	}
 	if len(res.Voided) > 0 {
 		fmt.Fprintf(a.stdout, "voided (card no longer produced; throw these labels away): %s\n", strings.Join(ids(res.Voided), ", "))
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -167,6 +168,18 @@ func TestShipEndToEnd(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(zpl); strings.Count(string(b), "^XA") != 3 || !strings.Contains(string(b), env[1]) {
 		t.Errorf("ZPL:\n%s", b)
+	}
+	// On a label printer (ippeveprinter with 4×6 in labels), through the printer's IPP client.
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{
+		Name: "cardline label printer", MediaName: printer.Label4x6MediaName, Media: printer.Label4x6,
+		Simplex: true, Formats: []string{shipping.FormatPDF, shipping.FormatZPL},
+	})
+	out, err = ship("labels", "--printer", v.URI, batch)
+	if err != nil || !strings.Contains(out, "printed 3 labels of "+batch) || !strings.Contains(out, "REPRINT: 3 label(s)") {
+		t.Fatalf("ship labels --printer: %v\n%s", err, out)
+	}
+	if job, err := v.Job(1); err != nil || !bytes.HasPrefix(job.Document, []byte("%PDF-")) || job.Attributes["IPP_JOB_NAME"] != batch {
+		t.Fatalf("label job on the printer: %v, %v", err, job.Attributes)
 	}
 	letters := filepath.Join(dir, "letters.pdf")
 	if out, err := ship("letters", "-o", letters, batch); err != nil {
