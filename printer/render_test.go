@@ -80,8 +80,9 @@ func TestHardNamesStayInTheirBoxes(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
+			front := NewFace()
 			r.mu.Lock()
-			front := r.drawFront(f) // draw even what Validate refuses: layout must hold anyway
+			r.drawFront(front, f) // draw even what Validate refuses: layout must hold anyway
 			r.mu.Unlock()
 			inked := 0
 			for y := 0; y < FaceHeight; y++ {
@@ -350,5 +351,34 @@ func TestFitPhoto(t *testing.T) {
 	drawPhoto(b, photoBox, fit)
 	if !bytes.Equal(a.Pix, b.Pix) {
 		t.Error("the fitted photo prints differently")
+	}
+}
+
+// TestRenderIntoReusesImages: rendering a second card into the same images leaves nothing of the
+// first (every pixel is drawn), and equals rendering it afresh.
+func TestRenderIntoReusesImages(t *testing.T) {
+	r := testRenderer(t)
+	front, back := NewFace(), NewFace()
+	long := SampleFace(Cleaning)
+	long.GivenName, long.FamilyName = hardNames[0].given, hardNames[0].family
+	if err := r.RenderInto(long, front, back); err != nil {
+		t.Fatal(err)
+	}
+	short := SampleFace(Transport)
+	if err := r.RenderInto(short, front, back); err != nil {
+		t.Fatal(err)
+	}
+	wantFront, wantBack, err := r.Render(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(front.Pix, wantFront.Pix) || !bytes.Equal(back.Pix, wantBack.Pix) {
+		t.Error("a reused image keeps pixels of the previous card")
+	}
+	if err := r.RenderInto(short, front, front); err == nil {
+		t.Error("RenderInto accepted the same image for both sides")
+	}
+	if err := r.RenderInto(short, front, image.NewRGBA(image.Rect(0, 0, 10, 10))); err == nil {
+		t.Error("RenderInto accepted a small image")
 	}
 }
