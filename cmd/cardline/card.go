@@ -56,7 +56,7 @@ func (c *cardFlags) register(fs interface {
 }) {
 	fs.StringVar(&c.sample, "sample", "", "render the built-in sample card of this type (construction, cleaning, transport) instead of a stored card")
 	fs.StringVar(&c.baseURL, "status-base-url", envOr(envStatusBaseURL, defaultStatusBaseURL), "base URL of the card status service in the QR code (env "+envStatusBaseURL+")")
-	fs.BoolVar(&c.devKey, "dev-key", false, "sign the QR code with the public DEVELOPMENT key when "+envQRSigningKey+" is unset")
+	fs.BoolVar(&c.devKey, "dev-key", false, "sign the QR code with the public DEVELOPMENT key when "+envQRSigningKey+" (the Ed25519 seed, 64 hex digits) is unset")
 }
 
 func (c *cardFlags) signingKey() (ed25519.PrivateKey, error) {
