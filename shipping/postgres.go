@@ -106,6 +106,9 @@ type PlanResult struct {
 	// Elsewhere counts the envelopes and parcels already in other open batches, by batch: they
 	// are not part of this plan.
 	Elsewhere map[BatchID]int
+	// TakenOut are the envelopes and parcels this batch held before and no longer does (their
+	// order is held back now): to be taken out of the batch's tray.
+	TakenOut []string
 }
 
 // PlanPickup plans the next pickup after now from the store and records it. It is idempotent: a
@@ -290,15 +293,10 @@ func ordersToShip(ctx context.Context, tx pgx.Tx, batch BatchID, zone *time.Loca
 func recordPlan(ctx context.Context, tx pgx.Tx, res *PlanResult) error {
 	b := res.Batch
 	if len(b.Envelopes)+len(b.Parcels) == 0 {
-		// Nothing to send: no batch row is made, and any this batch held waits for a later one.
-		_, err := tx.Exec(ctx, `UPDATE envelopes SET batch_id = NULL WHERE batch_id = $1 AND state IN ('planned', 'packed')`, string(b.ID))
-		if err == nil {
-			_, err = tx.Exec(ctx, `UPDATE parcels SET batch_id = NULL WHERE batch_id = $1 AND state = 'planned'`, string(b.ID))
-		}
-		if err != nil {
-			return fmt.Errorf("empty batch %s: %w", b.ID, err)
-		}
-		return nil
+		// Nothing to send: no batch row is made, and anything this batch held waits for a later one.
+		taken, err := takeOut(ctx, tx, b.ID, nil, nil)
+		res.TakenOut = taken
+		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO shipping_batches (batch_id, pickup_at, cut_off_at) VALUES ($1, $2, $3)
 		ON CONFLICT (batch_id) DO UPDATE SET planned_at = now()`, string(b.ID), b.Pickup, b.CutOff); err != nil {
@@ -349,15 +347,39 @@ func recordPlan(ctx context.Context, tx pgx.Tx, res *PlanResult) error {
 		}
 	}
 	// What this batch held before but the plan no longer sends waits for a later pickup.
-	if _, err := tx.Exec(ctx, `UPDATE envelopes SET batch_id = NULL WHERE batch_id = $1 AND state IN ('planned', 'packed')
-		AND NOT (envelope_id = ANY($2))`, string(b.ID), envIDs); err != nil {
-		return fmt.Errorf("take held envelopes out of batch %s: %w", b.ID, err)
+	taken, err := takeOut(ctx, tx, b.ID, envIDs, parcelIDs)
+	if err != nil {
+		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE parcels SET batch_id = NULL WHERE batch_id = $1 AND state = 'planned'
-		AND NOT (parcel_id = ANY($2))`, string(b.ID), parcelIDs); err != nil {
-		return fmt.Errorf("take held parcels out of batch %s: %w", b.ID, err)
-	}
+	res.TakenOut = taken
 	return nil
+}
+
+// takeOut takes the live envelopes and parcels of batch that are not in keep out of it, and
+// returns their ids: the packer must take them out of the batch's tray.
+func takeOut(ctx context.Context, tx pgx.Tx, batch BatchID, keepEnvelopes, keepParcels []string) ([]string, error) {
+	var out []string
+	for _, q := range []struct {
+		sql  string
+		keep []string
+	}{
+		{`UPDATE envelopes SET batch_id = NULL WHERE batch_id = $1 AND state IN ('planned', 'packed')
+			AND NOT (envelope_id = ANY(coalesce($2, ARRAY[]::text[]))) RETURNING envelope_id`, keepEnvelopes},
+		{`UPDATE parcels SET batch_id = NULL WHERE batch_id = $1 AND state = 'planned'
+			AND NOT (parcel_id = ANY(coalesce($2, ARRAY[]::text[]))) RETURNING parcel_id`, keepParcels},
+	} {
+		rows, err := tx.Query(ctx, q.sql, string(batch), q.keep)
+		if err != nil {
+			return nil, fmt.Errorf("take held items out of batch %s: %w", batch, err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("take held items out of batch %s: %w", batch, err)
+		}
+		out = append(out, ids...)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // labelSeq is the 2-digit sequence at the end of an envelope or parcel id (made by Plan: valid).

@@ -312,3 +312,44 @@ func TestStorePlanPackDispatch(t *testing.T) {
 		t.Errorf("order_dispatch met_deadline: %s", met)
 	}
 }
+
+// TestStoreHeldOrderLeavesBatch: an order planned whole, then one card spoiled while a later
+// pickup still meets the deadline. The re-plan voids the spoiled card's envelope and takes the
+// ready card's envelope out of the batch (one delivery per order); once remade, both go, the ready
+// card under the envelope id it had, the remade one under the next label sequence.
+func TestStoreHeldOrderLeavesBatch(t *testing.T) {
+	l := openStoreLine(t)
+	ctx := context.Background()
+	o := production.NewSamples(8).Order(2, time.Now().Add(-time.Hour))
+	c := l.intake(t, o)
+	for _, n := range c {
+		l.move(t, n, toProduced...)
+	}
+	sched := l.store.Schedule(15*time.Hour, 14*time.Hour)
+	now := time.Now()
+	if _, err := l.store.PlanPickup(ctx, now, sched); err != nil {
+		t.Fatal(err)
+	}
+	l.move(t, c[1], production.CardSpoiled)
+	held, err := l.store.PlanPickup(ctx, now, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(held.Voided, []EnvelopeID{EnvelopeID("E" + c[1] + "01")}) || !slices.Equal(held.TakenOut, []string{"E" + c[0] + "01"}) ||
+		len(held.Held) != 1 || !strings.Contains(held.Held[0].Reason, "waits for 1 card(s)") || len(held.Batch.Envelopes) != 0 {
+		t.Fatalf("after a spoiled card: voided %v, taken out %v, held %+v, %d envelopes", held.Voided, held.TakenOut, held.Held, len(held.Batch.Envelopes))
+	}
+	l.move(t, c[1], production.CardQueued)
+	l.move(t, c[1], toProduced...)
+	whole, err := l.store.PlanPickup(ctx, now, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range whole.Batch.Envelopes {
+		got = append(got, string(e.ID))
+	}
+	if want := []string{"E" + c[0] + "01", "E" + c[1] + "02"}; !slices.Equal(got, want) || whole.NewEnvelopes != 1 {
+		t.Fatalf("remade: envelopes %v (%d new), want %v (1 new)", got, whole.NewEnvelopes, want)
+	}
+}

@@ -199,6 +199,9 @@ func shipPlan(ctx context.Context, a *app, args []string) error {
 	for _, other := range slices.Sorted(maps.Keys(res.Elsewhere)) {
 		fmt.Fprintf(a.stdout, "  %d more already in open batch %s (not yet dispatched)\n", res.Elsewhere[other], other)
 	}
+	if len(res.TakenOut) > 0 {
+		fmt.Fprintf(a.stdout, "TAKE OUT of this batch (their order is held back now; keep them for a later pickup): %s\n", strings.Join(res.TakenOut, ", "))
+	}
 	if len(res.Voided) > 0 {
 		fmt.Fprintf(a.stdout, "voided (card no longer produced; throw these labels away): %s\n", strings.Join(ids(res.Voided), ", "))
 	}
