@@ -182,7 +182,8 @@ var (
 	fieldW       = mm(24)
 )
 
-func label(x, y, w int, s string) textBox {
+// label is the box of a small grey field label at (x, y), w wide.
+func label(x, y, w int) textBox {
 	return textBox{r: image.Rect(x, y, x+w, y+labelPx*5/4), maxPx: labelPx, minPx: 14, maxLines: 1, col: grey}
 }
 
@@ -194,10 +195,10 @@ func (r *Renderer) drawFrontStatic(img *image.RGBA, t CardType) {
 	textBox{r: image.Rect(mm(30), mm(1), FaceWidth-margin, mm(5.2)), maxPx: 44, minPx: 24, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, nb)
 	textBox{r: image.Rect(mm(30), mm(5.2), FaceWidth-margin, bandHeight), maxPx: 30, minPx: 18, maxLines: 1, col: t.bandText()}.draw(img, r.fs, en)
 	fill(img, photoBox.Inset(-2), color.RGBA{0xc8, 0xc8, 0xc8, 0xff})
-	label(textLeft, nameLabelY, textRight-textLeft, "").draw(img, r.fs, "Navn / Name")
-	label(textLeft, employerBox.r.Min.Y-labelPx*5/4, textRight-textLeft, "").draw(img, r.fs, "Arbeidsgiver / Employer")
+	label(textLeft, nameLabelY, textRight-textLeft).draw(img, r.fs, "Navn / Name")
+	label(textLeft, employerBox.r.Min.Y-labelPx*5/4, textRight-textLeft).draw(img, r.fs, "Arbeidsgiver / Employer")
 	for i, s := range []string{"Kortnr. / Card no.", "Født / Date of birth", "Gyldig til / Valid until"} {
-		label(fieldCols[i], fieldsTop, fieldW+mm(4), "").draw(img, r.fs, s)
+		label(fieldCols[i], fieldsTop, fieldW+mm(4)).draw(img, r.fs, s)
 	}
 }
 
