@@ -13,12 +13,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"cardline/internal/bus"
 	"cardline/internal/pgcluster"
 	"cardline/production"
+	"cardline/shipping"
 )
 
 func demoCommand() command {
@@ -134,6 +136,9 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
+	if err := demoShip(ctx, svc, filepath.Join(out, "shipping"), cfg.statusBaseURL, qrKey, step); err != nil {
+		return err
+	}
 
 	var summary bytes.Buffer
 	if err := demoSummary(ctx, &summary, svc); err != nil {
@@ -147,6 +152,7 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 	fmt.Fprintf(a.stdout, "\nwhere to look:\n"+
 		"  %[1]s/orders/     the order messages as submitted (NN-good-*.json, NN-bad-*.json)\n"+
 		"  %[1]s/mail/       each orderer's mail: text, HTML and the temporary-card PDFs\n"+
+		"  %[1]s/shipping/   the batch's labels (4×6 in PDF, A4 sheet, ZPL), carrier letters and manifest\n"+
 		"  %[1]s/qr-public-key.txt  the key that verifies the QR codes (this run's own)\n"+
 		"  %[1]s/cardline.log the service's log (JSON lines)\n"+
 		"  %[1]s/summary.txt this summary\n", out)
@@ -216,6 +222,9 @@ func writeDemoOrders(dir string, n int, seed uint64) ([]string, error) {
 			m.Cards[0].Photo.Data = s.LandscapePhotoBase64()
 			m.Cards[0].Holder.Gender = "male"
 		}),
+		bad("street-too-long-for-a-label", func(m *production.OrderApproved) {
+			m.DeliveryAddress.Street = "Industriområdetsmaskinverkstedvegen 4"
+		}),
 		bad("postal-code-and-email", func(m *production.OrderApproved) {
 			m.DeliveryAddress.PostalCode = "NO-155"
 			m.Orderer.Email = "kari(at)bygg"
@@ -281,15 +290,15 @@ func demoSummary(ctx context.Context, w io.Writer, svc *service) error {
 		counts[o.State]++
 		cards += o.Cards
 	}
-	fmt.Fprintf(w, "orders accepted: %d (%d cards queued)   rejected: %d   unreadable messages: %d\n",
-		counts[production.OrderAccepted], cards, counts[production.OrderRejected], len(unreadable))
+	fmt.Fprintf(w, "orders accepted: %d (%d cards queued; %d orders since dispatched)   rejected: %d   unreadable messages: %d\n",
+		len(orders)-counts[production.OrderRejected], cards, counts[production.OrderDispatched], counts[production.OrderRejected], len(unreadable))
 	var conflicts int
 	if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM intake_conflicts`).Scan(&conflicts); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "conflicting re-sends recorded: %d (the first order stands); replays changed nothing\n", conflicts)
 	fmt.Fprintln(w, "events published:")
-	for _, t := range production.OutputTopics {
+	for _, t := range append(slices.Clone(production.OutputTopics), shipping.TopicOrdersDispatched) {
 		var n int
 		if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM `+bus.Table(t)).Scan(&n); err != nil {
 			return err
@@ -304,6 +313,6 @@ func demoSummary(ctx context.Context, w io.Writer, svc *service) error {
 		return err
 	}
 	fmt.Fprintf(w, "temporary-card mails: %d sent, %d failed\n", sent, failed)
-	fmt.Fprintln(w, "Later stages (printing, chips, shipping) join this demo as the line is tied together.")
+	fmt.Fprintln(w, "Later stages (printing, chips) join this demo as the line is tied together.")
 	return nil
 }

@@ -10,10 +10,13 @@ import (
 	"maps"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"cardline/printer"
 	"cardline/production"
@@ -560,5 +563,135 @@ func shipDispatch(ctx context.Context, a *app, args []string) error {
 	if len(res.Dropped) > 0 {
 		fmt.Fprintf(a.stdout, "left for the next pickup (never packed): %s\n", strings.Join(ids(res.Dropped), ", "))
 	}
+	return nil
+}
+
+// demoShip is the demo's shipping stage, into dir. The stations (issue 7) are not in this build,
+// so it first moves every accepted order's cards to produced through production's transitions, as
+// the station worker will. Then it does what logistics does: plans the next pickup, writes the
+// labels (PDF and ZPL), carrier letters and manifest, packs every envelope by its card's QR code
+// (after one wrong card, refused) and dispatches the batch.
+func demoShip(ctx context.Context, svc *service, dir, statusBase string, qrKey ed25519.PrivateKey, step func(string, ...any)) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cal, err := production.NewBusinessDays()
+	if err != nil {
+		return err
+	}
+	var produced int
+	err = pgx.BeginFunc(ctx, svc.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT c.order_id, c.card_number FROM cards c JOIN orders o USING (order_id)
+			WHERE o.state = 'accepted' AND c.state = 'queued' ORDER BY c.order_id, c.card_number`)
+		if err != nil {
+			return err
+		}
+		type card struct{ order, number string }
+		cards, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (card, error) {
+			var c card
+			return c, r.Scan(&c.order, &c.number)
+		})
+		if err != nil {
+			return err
+		}
+		orders := map[string]bool{}
+		for _, c := range cards {
+			for _, st := range []production.CardState{production.CardInProduction, production.CardEncoded, production.CardPrinted, production.CardProduced} {
+				if _, err := production.TransitionCard(ctx, tx, production.CardNumber(c.number), st, "demo-station", "demo: stations are not in this build"); err != nil {
+					return err
+				}
+			}
+			orders[c.order] = true
+			produced++
+		}
+		for o := range orders {
+			for _, st := range []production.OrderState{production.OrderInProduction, production.OrderProduced} {
+				if err := production.TransitionOrder(ctx, tx, o, st, "demo-station", "demo: stations are not in this build"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("demo: produce cards: %w", err)
+	}
+	step("stations are not in this build yet: %d cards marked produced, as the station worker will", produced)
+
+	store := shipping.NewStore(svc.pool, svc.bus, cal)
+	res, err := store.PlanPickup(ctx, time.Now(), store.Schedule(15*time.Hour, 14*time.Hour))
+	if err != nil {
+		return err
+	}
+	b := res.Batch
+	if len(b.Envelopes) == 0 {
+		step("shipping: nothing to ship")
+		return nil
+	}
+	step("shipping batch %s for the pickup %s: %d envelopes, %d parcels, %d orders held", b.ID, b.Pickup.Format("Mon 02.01 15:04"),
+		len(b.Envelopes), len(b.Parcels), len(res.Held))
+	sender, err := parseReturnAddress(defaultReturnAddress)
+	if err != nil {
+		return err
+	}
+	l, err := shipping.NewLabeler(shipping.LabelConfig{Sender: sender})
+	if err != nil {
+		return err
+	}
+	letters, err := store.Letters(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	m := shipping.NewManifest(b, sender)
+	for name, render := range map[string]func(io.Writer) error{
+		"labels.pdf":    func(w io.Writer) error { return l.WritePDF(w, b.Labels()) },
+		"labels-a4.pdf": func(w io.Writer) error { return l.WritePDFSheet(w, b.Labels()) },
+		"labels.zpl":    func(w io.Writer) error { return l.WriteZPL(w, b.Labels()) },
+		"letters.pdf":   func(w io.Writer) error { return l.WriteLetters(w, letters) },
+		"manifest.pdf":  m.WritePDF,
+		"manifest.csv":  m.WriteCSV,
+	} {
+		if err := writeFile(filepath.Join(dir, name), render); err != nil {
+			return err
+		}
+	}
+	if _, err := store.RecordLabelsPrinted(ctx, b.ID); err != nil {
+		return err
+	}
+	cards := qrCards{pub: qrKey.Public().(ed25519.PublicKey)}
+	qr := func(card string) (string, error) {
+		return printer.StatusURL(statusBase, qrKey, card, production.ExpiryFor(time.Now(), cal.Zone()))
+	}
+	for i, e := range b.Envelopes {
+		if i == 0 && len(b.Envelopes) > 1 {
+			wrong, err := qr(b.Envelopes[1].CardNumber)
+			if err != nil {
+				return err
+			}
+			if _, _, err := store.Pack(ctx, string(e.ID), wrong, cards, "demo-packer"); !errors.Is(err, shipping.ErrMismatch) {
+				return fmt.Errorf("demo: a wrong card was not refused: %v", err)
+			}
+			step("packing: a wrong card in envelope %s was refused", e.ID)
+		}
+		right, err := qr(e.CardNumber)
+		if err != nil {
+			return err
+		}
+		if _, _, err := store.Pack(ctx, string(e.ID), right, cards, "demo-packer"); err != nil {
+			return err
+		}
+	}
+	d, err := store.Dispatch(ctx, b.ID, time.Now(), "demo-logistics", false)
+	if err != nil {
+		return err
+	}
+	met := 0
+	for _, o := range d.Orders {
+		if o.MetDeadline {
+			met++
+		}
+	}
+	step("batch %s packed and dispatched: %d orders, %d met their deadline; OrderDispatched published; labels, letters and manifest in %s",
+		b.ID, len(d.Orders), met, dir)
 	return nil
 }
