@@ -106,7 +106,7 @@ func BenchmarkScalePhoto(b *testing.B) {
 	img := image.NewRGBA(image.Rect(0, 0, FaceWidth, FaceHeight))
 	defer cpuTime(b)()
 	for b.Loop() {
-		drawPhoto(img, photoBox, photo)
+		drawPhoto(img, newLayout().photo, photo)
 	}
 }
 
@@ -121,7 +121,7 @@ func BenchmarkQR(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		drawQR(img, qrBox, mods)
+		drawQR(img, newLayout().qr, mods)
 	}
 }
 
@@ -138,7 +138,7 @@ func BenchmarkScaleJPEGPhoto(b *testing.B) {
 	img := image.NewRGBA(image.Rect(0, 0, FaceWidth, FaceHeight))
 	defer cpuTime(b)()
 	for b.Loop() {
-		drawPhoto(img, photoBox, photo)
+		drawPhoto(img, newLayout().photo, photo)
 	}
 }
 
@@ -150,11 +150,12 @@ func BenchmarkText(b *testing.B) {
 	img := image.NewRGBA(image.Rect(0, 0, FaceWidth, FaceHeight))
 	defer cpuTime(b)()
 	for b.Loop() {
-		familyBox.draw(img, r.fs, f.FamilyName)
-		givenBox.draw(img, r.fs, f.GivenName)
-		employerBox.draw(img, r.fs, f.OrgName)
-		orgNumberBox.draw(img, r.fs, "Org.nr. "+groupOrgNumber(f.OrgNumber))
-		backNumBox.draw(img, r.fs, "Kortnr. "+f.CardNumber)
+		l := &r.lay
+		l.family.draw(img, r.fs, f.FamilyName)
+		l.given.draw(img, r.fs, f.GivenName)
+		l.employer.draw(img, r.fs, f.OrgName)
+		l.orgNumber.draw(img, r.fs, "Org.nr. "+groupOrgNumber(f.OrgNumber))
+		l.backNumber.draw(img, r.fs, "Kortnr. "+f.CardNumber)
 	}
 }
 

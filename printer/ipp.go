@@ -195,16 +195,14 @@ type PrinterStatus struct {
 	Markers         []Marker
 }
 
-var printerStatusAttrs = []string{
-	"printer-state", "printer-state-reasons", "printer-state-message", "printer-is-accepting-jobs",
-	"media-ready", "media-supported", "document-format-supported", "sides-supported", "pwg-raster-document-sheet-back",
-	"marker-names", "marker-types", "marker-colors", "marker-levels", "marker-low-levels", "marker-high-levels",
-}
 
 // Status asks the printer for its state, faults, media and supplies.
 func (c *Client) Status(ctx context.Context) (*PrinterStatus, error) {
 	req := c.request(goipp.OpGetPrinterAttributes)
-	req.Operation.Add(keywords("requested-attributes", printerStatusAttrs...))
+	req.Operation.Add(keywords("requested-attributes",
+		"printer-state", "printer-state-reasons", "printer-state-message", "printer-is-accepting-jobs",
+		"media-ready", "media-supported", "document-format-supported", "sides-supported", "pwg-raster-document-sheet-back",
+		"marker-names", "marker-types", "marker-colors", "marker-levels", "marker-low-levels", "marker-high-levels"))
 	resp, err := c.do(ctx, req, nil)
 	if err != nil {
 		return nil, fmt.Errorf("get printer status: %w", err)

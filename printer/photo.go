@@ -171,7 +171,7 @@ func chromaShift(r image.YCbCrSubsampleRatio) (h, v int) {
 }
 
 // PhotoSize is the photo box on the front in pixels: 22 × 28 mm at 300 dpi.
-func PhotoSize() image.Point { return photoBox.Size() }
+func PhotoSize() image.Point { return newLayout().photo.Size() }
 
 // FitPhoto crops and scales a portrait to exactly the photo box, as the front prints it. A store
 // that keeps this print-ready copy (as PNG or JPEG) saves every print the decoding of a large

@@ -23,27 +23,66 @@ const (
 // mm converts millimetres to pixels at 300 dpi.
 func mm(v float64) int { return int(v*DPI/25.4 + 0.5) }
 
-// Front layout. The 2.5 mm margin keeps text clear of the printer's edge-to-edge tolerance.
-var (
-	margin      = mm(2.5)
-	bandHeight  = mm(8.5)
-	photoBox    = image.Rect(margin, bandHeight+mm(2), margin+mm(22), bandHeight+mm(2)+mm(28)) // 22 × 28 mm
-	textLeft    = photoBox.Max.X + mm(3)
-	textRight   = FaceWidth - margin
-	bottomBandY = FaceHeight - mm(2)
-)
-
-// Back layout. ISO/IEC 7811-6 puts a magnetic stripe 5.54–15.82 mm from the top edge of the back;
-// the stripe zone (to 17 mm) is left unprinted so the encoder writes on clean stripe.
-var stripeZone = mm(17)
-
 // Colours. The band colour tells the three card types apart at a glance, also to the colour-blind:
 // the bands differ in lightness as well as hue, and name the type in words.
-var (
-	white = color.RGBA{0xff, 0xff, 0xff, 0xff}
-	ink   = color.RGBA{0x12, 0x12, 0x12, 0xff}
-	grey  = color.RGBA{0x5a, 0x5a, 0x5a, 0xff}
-)
+func white() color.RGBA { return color.RGBA{0xff, 0xff, 0xff, 0xff} }
+func ink() color.RGBA   { return color.RGBA{0x12, 0x12, 0x12, 0xff} }
+func grey() color.RGBA  { return color.RGBA{0x5a, 0x5a, 0x5a, 0xff} }
+
+// layout is where everything goes on a face, in pixels at 300 dpi, worked out from millimetres
+// once by newLayout. On the front, the text boxes right of the photo follow each other top to
+// bottom, each ending before the next begins, and the column ends above the photo's bottom edge,
+// so no text can touch another. On the back, ISO/IEC 7811-6 puts a magnetic stripe 5.54–15.82 mm
+// from the top edge; the stripe zone (to 17 mm) is left unprinted so the encoder writes on clean
+// stripe, and the QR code and the words sit below it.
+type layout struct {
+	margin     int // 2.5 mm keeps text clear of the printer's edge-to-edge tolerance
+	band       int // height of the front's top band
+	bottomBand int // top of the bottom band
+	stripe     int // bottom of the back's stripe zone
+
+	photo               image.Rectangle // 22 × 28 mm
+	textLeft, textRight int
+	labelPx, nameLabelY int
+	family, given       textBox
+	employer, orgNumber textBox
+	fieldsTop, fieldW   int
+	fieldCols           [3]int
+
+	qr, backText image.Rectangle
+	backNumber   textBox
+}
+
+func newLayout() layout {
+	var l layout
+	l.margin = mm(2.5)
+	l.band = mm(8.5)
+	l.bottomBand = FaceHeight - mm(2)
+	l.stripe = mm(17)
+	l.photo = image.Rect(l.margin, l.band+mm(2), l.margin+mm(22), l.band+mm(2)+mm(28))
+	l.textLeft, l.textRight = l.photo.Max.X+mm(3), FaceWidth-l.margin
+	l.labelPx = 20
+	l.nameLabelY = l.photo.Min.Y - 4
+	lh := l.labelPx * 5 / 4
+	top := l.nameLabelY + lh
+	l.family = textBox{r: image.Rect(l.textLeft, top, l.textRight, top+92), maxPx: 52, minPx: 18, maxLines: 2, bold: true, col: ink()}
+	l.given = textBox{r: image.Rect(l.textLeft, l.family.r.Max.Y, l.textRight, l.family.r.Max.Y+72), maxPx: 40, minPx: 16, maxLines: 2, col: ink()}
+	top = l.given.r.Max.Y + 10 + lh
+	l.employer = textBox{r: image.Rect(l.textLeft, top, l.textRight, top+64), maxPx: 34, minPx: 16, maxLines: 2, bold: true, col: ink()}
+	l.orgNumber = textBox{r: image.Rect(l.textLeft, l.employer.r.Max.Y, l.textRight, l.employer.r.Max.Y+34), maxPx: 28, minPx: 28, maxLines: 1, col: ink()}
+	l.fieldsTop = l.photo.Max.Y + mm(2)
+	l.fieldCols = [3]int{l.margin, l.margin + mm(29), l.margin + mm(54)}
+	l.fieldW = mm(24)
+	l.qr = image.Rect(l.margin, l.stripe+mm(1), l.margin+mm(27), l.stripe+mm(1)+mm(27))
+	l.backText = image.Rect(l.qr.Max.X+mm(3), l.stripe+mm(1.5), FaceWidth-l.margin, l.bottomBand-mm(1))
+	l.backNumber = textBox{r: image.Rect(l.backText.Min.X, l.backText.Min.Y, l.backText.Max.X, l.backText.Min.Y+mm(4)), maxPx: 40, minPx: 24, maxLines: 1, bold: true, col: ink()}
+	return l
+}
+
+// label is the box of a small grey field label at (x, y), w wide.
+func (l *layout) label(x, y, w int) textBox {
+	return textBox{r: image.Rect(x, y, x+w, y+l.labelPx*5/4), maxPx: l.labelPx, minPx: 14, maxLines: 1, col: grey()}
+}
 
 func (t CardType) band() color.RGBA {
 	switch t {
@@ -59,9 +98,9 @@ func (t CardType) band() color.RGBA {
 // bandText is the colour of text on the band: dark on the light amber, white on the dark bands.
 func (t CardType) bandText() color.RGBA {
 	if t == Construction {
-		return ink
+		return ink()
 	}
-	return white
+	return white()
 }
 
 // Options configure a Renderer.
@@ -83,6 +122,7 @@ const DefaultReturnNotice = "Funnet kort leveres til nærmeste politistasjon. Fo
 // in parallel.
 type Renderer struct {
 	opts Options
+	lay  layout
 	mu   sync.Mutex
 	fs   *fonts
 	bg   map[bgKey]*image.RGBA
@@ -105,7 +145,7 @@ func NewRenderer(opts Options) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new renderer: %w", err)
 	}
-	return &Renderer{opts: opts, fs: fs, bg: map[bgKey]*image.RGBA{}}, nil
+	return &Renderer{opts: opts, lay: newLayout(), fs: fs, bg: map[bgKey]*image.RGBA{}}, nil
 }
 
 // Render validates the face and draws its front and back into new images.
@@ -153,7 +193,7 @@ func (r *Renderer) background(img *image.RGBA, t CardType, back bool) {
 	bg, ok := r.bg[k]
 	if !ok {
 		bg = NewFace()
-		fill(bg, bg.Rect, white)
+		fill(bg, bg.Rect, white())
 		if back {
 			r.drawBackStatic(bg, t)
 		} else {
@@ -168,79 +208,56 @@ func fill(dst *image.RGBA, rect image.Rectangle, c color.RGBA) {
 	draw.Draw(dst, rect, image.NewUniform(c), image.Point{}, draw.Src)
 }
 
-// Front text boxes, right of the photo, top to bottom (pixels at 300 dpi). Every box ends before
-// the next begins and the column ends above the photo's bottom edge, so no text can touch another.
-var (
-	labelPx      = 20
-	nameLabelY   = photoBox.Min.Y - 4
-	familyBox    = textBox{r: image.Rect(textLeft, nameLabelY+labelPx*5/4, textRight, nameLabelY+labelPx*5/4+92), maxPx: 52, minPx: 18, maxLines: 2, bold: true, col: ink}
-	givenBox     = textBox{r: image.Rect(textLeft, familyBox.r.Max.Y, textRight, familyBox.r.Max.Y+72), maxPx: 40, minPx: 16, maxLines: 2, col: ink}
-	employerBox  = textBox{r: image.Rect(textLeft, givenBox.r.Max.Y+10+labelPx*5/4, textRight, givenBox.r.Max.Y+10+labelPx*5/4+64), maxPx: 34, minPx: 16, maxLines: 2, bold: true, col: ink}
-	orgNumberBox = textBox{r: image.Rect(textLeft, employerBox.r.Max.Y, textRight, employerBox.r.Max.Y+34), maxPx: 28, minPx: 28, maxLines: 1, col: ink}
-	fieldsTop    = photoBox.Max.Y + mm(2)
-	fieldCols    = [3]int{margin, margin + mm(29), margin + mm(54)}
-	fieldW       = mm(24)
-)
-
-// label is the box of a small grey field label at (x, y), w wide.
-func label(x, y, w int) textBox {
-	return textBox{r: image.Rect(x, y, x+w, y+labelPx*5/4), maxPx: labelPx, minPx: 14, maxLines: 1, col: grey}
-}
-
 func (r *Renderer) drawFrontStatic(img *image.RGBA, t CardType) {
+	l := &r.lay
 	nb, en, _ := t.words()
-	fill(img, image.Rect(0, 0, FaceWidth, bandHeight), t.band())
-	fill(img, image.Rect(0, bottomBandY, FaceWidth, FaceHeight), t.band())
-	textBox{r: image.Rect(margin, mm(1.3), mm(30), bandHeight), maxPx: 56, minPx: 30, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, "HMS-KORT")
-	textBox{r: image.Rect(mm(30), mm(1), FaceWidth-margin, mm(5.2)), maxPx: 44, minPx: 24, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, nb)
-	textBox{r: image.Rect(mm(30), mm(5.2), FaceWidth-margin, bandHeight), maxPx: 30, minPx: 18, maxLines: 1, col: t.bandText()}.draw(img, r.fs, en)
-	fill(img, photoBox.Inset(-2), color.RGBA{0xc8, 0xc8, 0xc8, 0xff})
-	label(textLeft, nameLabelY, textRight-textLeft).draw(img, r.fs, "Navn / Name")
-	label(textLeft, employerBox.r.Min.Y-labelPx*5/4, textRight-textLeft).draw(img, r.fs, "Arbeidsgiver / Employer")
+	fill(img, image.Rect(0, 0, FaceWidth, l.band), t.band())
+	fill(img, image.Rect(0, l.bottomBand, FaceWidth, FaceHeight), t.band())
+	textBox{r: image.Rect(l.margin, mm(1.3), mm(30), l.band), maxPx: 56, minPx: 30, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, "HMS-KORT")
+	textBox{r: image.Rect(mm(30), mm(1), FaceWidth-l.margin, mm(5.2)), maxPx: 44, minPx: 24, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, nb)
+	textBox{r: image.Rect(mm(30), mm(5.2), FaceWidth-l.margin, l.band), maxPx: 30, minPx: 18, maxLines: 1, col: t.bandText()}.draw(img, r.fs, en)
+	fill(img, l.photo.Inset(-2), color.RGBA{0xc8, 0xc8, 0xc8, 0xff})
+	l.label(l.textLeft, l.nameLabelY, l.textRight-l.textLeft).draw(img, r.fs, "Navn / Name")
+	l.label(l.textLeft, l.employer.r.Min.Y-l.labelPx*5/4, l.textRight-l.textLeft).draw(img, r.fs, "Arbeidsgiver / Employer")
 	for i, s := range []string{"Kortnr. / Card no.", "Født / Date of birth", "Gyldig til / Valid until"} {
-		label(fieldCols[i], fieldsTop, fieldW+mm(4)).draw(img, r.fs, s)
+		l.label(l.fieldCols[i], l.fieldsTop, l.fieldW+mm(4)).draw(img, r.fs, s)
 	}
 }
 
 func (r *Renderer) drawFront(img *image.RGBA, f *Face) {
+	l := &r.lay
 	r.background(img, f.CardType, false)
-	drawPhoto(img, photoBox, f.Photo)
-	familyBox.draw(img, r.fs, f.FamilyName)
-	givenBox.draw(img, r.fs, f.GivenName)
-	employerBox.draw(img, r.fs, f.OrgName)
-	orgNumberBox.draw(img, r.fs, "Org.nr. "+groupOrgNumber(f.OrgNumber))
-	y := fieldsTop + labelPx*5/4
+	drawPhoto(img, l.photo, f.Photo)
+	l.family.draw(img, r.fs, f.FamilyName)
+	l.given.draw(img, r.fs, f.GivenName)
+	l.employer.draw(img, r.fs, f.OrgName)
+	l.orgNumber.draw(img, r.fs, "Org.nr. "+groupOrgNumber(f.OrgNumber))
+	y := l.fieldsTop + l.labelPx*5/4
 	for i, s := range []string{f.CardNumber, date(f.BirthDate), date(f.Expiry)} {
-		textBox{r: image.Rect(fieldCols[i], y, fieldCols[i]+fieldW, y+mm(4)), maxPx: 40, minPx: 24, maxLines: 1, bold: true, col: ink}.draw(img, r.fs, s)
+		textBox{r: image.Rect(l.fieldCols[i], y, l.fieldCols[i]+l.fieldW, y+mm(4)), maxPx: 40, minPx: 24, maxLines: 1, bold: true, col: ink()}.draw(img, r.fs, s)
 	}
 }
 
-// Back layout below the stripe zone: the QR code on the left, words on the right.
-var (
-	qrBox      = image.Rect(margin, stripeZone+mm(1), margin+mm(27), stripeZone+mm(1)+mm(27))
-	backText   = image.Rect(qrBox.Max.X+mm(3), stripeZone+mm(1.5), FaceWidth-margin, bottomBandY-mm(1))
-	backNumBox = textBox{r: image.Rect(backText.Min.X, backText.Min.Y, backText.Max.X, backText.Min.Y+mm(4)), maxPx: 40, minPx: 24, maxLines: 1, bold: true, col: ink}
-)
-
 func (r *Renderer) drawBackStatic(img *image.RGBA, t CardType) {
+	l := &r.lay
 	nb, en, _ := t.words()
-	fill(img, image.Rect(0, bottomBandY-mm(1.5), FaceWidth, FaceHeight), t.band())
-	textBox{r: image.Rect(margin, bottomBandY-mm(1.3), FaceWidth-margin, FaceHeight), maxPx: 22, minPx: 16, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, "HMS-KORT  ·  "+nb+"  ·  "+en)
-	y := backNumBox.r.Max.Y + mm(1)
+	fill(img, image.Rect(0, l.bottomBand-mm(1.5), FaceWidth, FaceHeight), t.band())
+	textBox{r: image.Rect(l.margin, l.bottomBand-mm(1.3), FaceWidth-l.margin, FaceHeight), maxPx: 22, minPx: 16, maxLines: 1, bold: true, col: t.bandText()}.draw(img, r.fs, "HMS-KORT  ·  "+nb+"  ·  "+en)
+	y := l.backNumber.r.Max.Y + mm(1)
 	para := func(s string, h float64, bold bool) {
-		textBox{r: image.Rect(backText.Min.X, y, backText.Max.X, y+mm(h)), maxPx: 24, minPx: 16, maxLines: 4, bold: bold, col: ink}.draw(img, r.fs, s)
+		textBox{r: image.Rect(l.backText.Min.X, y, l.backText.Max.X, y+mm(h)), maxPx: 24, minPx: 16, maxLines: 4, bold: bold, col: ink()}.draw(img, r.fs, s)
 		y += mm(h)
 	}
 	para("Kortet tilhører arbeidsgiveren og er personlig. Det kan ikke overdras til andre.", 5.2, true)
 	para("This card is the property of the employer and is personal. It may not be transferred.", 5.2, false)
 	para(r.opts.ReturnNotice, 7, false)
-	textBox{r: image.Rect(qrBox.Min.X, qrBox.Max.Y, qrBox.Max.X+mm(2), qrBox.Max.Y+mm(2.6)), maxPx: 20, minPx: 14, maxLines: 1, col: grey}.draw(img, r.fs, "Skann for status / Scan for status")
+	textBox{r: image.Rect(l.qr.Min.X, l.qr.Max.Y, l.qr.Max.X+mm(2), l.qr.Max.Y+mm(2.6)), maxPx: 20, minPx: 14, maxLines: 1, col: grey()}.draw(img, r.fs, "Skann for status / Scan for status")
 }
 
 func (r *Renderer) drawBack(img *image.RGBA, f *Face, qr [][]bool) {
 	r.background(img, f.CardType, true)
-	drawQR(img, qrBox, qr)
-	backNumBox.draw(img, r.fs, "Kortnr. "+f.CardNumber)
+	drawQR(img, r.lay.qr, qr)
+	r.lay.backNumber.draw(img, r.fs, "Kortnr. "+f.CardNumber)
 }
 
 // drawQR draws the modules centred in box at the largest whole-pixel module size that fits with a

@@ -67,7 +67,7 @@ func TestHardNamesStayInTheirBoxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	boxes := []image.Rectangle{familyBox.r, givenBox.r}
+	boxes := []image.Rectangle{r.lay.family.r, r.lay.given.r}
 	for _, c := range hardNames {
 		t.Run(c.name, func(t *testing.T) {
 			f := SampleFace(Construction)
@@ -111,7 +111,8 @@ func TestNamesFitWithoutLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long := strings.Repeat("Ødegård-Åsheim Łukasz ", 5)[:0]
+	l := newLayout()
+	long := ""
 	for len([]rune(long)) < MaxNameRunes-10 {
 		long += "Wiśniewska-Kazlauskienė "
 	}
@@ -120,9 +121,9 @@ func TestNamesFitWithoutLoss(t *testing.T) {
 		box  textBox
 		text string
 	}{
-		{familyBox, long}, {givenBox, long}, {familyBox, hardNames[0].family}, {givenBox, hardNames[0].given},
-		{employerBox, "Anleggsgartner Åsheim og Sønner og Trøndelag Betong og Stillas Aksjeselskap Avdeling Nord-Norge Øst"},
-		{employerBox, strings.TrimSpace(string([]rune(strings.Repeat("Ødegård Bygg ", 10))[:MaxOrgNameRunes]))}, // the longest allowed
+		{l.family, long}, {l.given, long}, {l.family, hardNames[0].family}, {l.given, hardNames[0].given},
+		{l.employer, "Anleggsgartner Åsheim og Sønner og Trøndelag Betong og Stillas Aksjeselskap Avdeling Nord-Norge Øst"},
+		{l.employer, strings.TrimSpace(string([]rune(strings.Repeat("Ødegård Bygg ", 10))[:MaxOrgNameRunes]))}, // the longest allowed
 	} {
 		if n := len([]rune(c.text)); n > MaxOrgNameRunes {
 			t.Fatalf("test text is %d runes", n)
@@ -283,6 +284,7 @@ func TestPhotoIsCroppedNotStretched(t *testing.T) {
 		}
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, FaceWidth, FaceHeight))
+	photoBox := newLayout().photo
 	drawPhoto(dst, photoBox, src)
 	// The circle's width and height on the card must match within a pixel or two.
 	minX, maxX, minY, maxY := FaceWidth, 0, FaceHeight, 0
@@ -347,6 +349,7 @@ func TestFitPhoto(t *testing.T) {
 	}
 	a := image.NewRGBA(image.Rect(0, 0, FaceWidth, FaceHeight))
 	b := image.NewRGBA(a.Rect)
+	photoBox := newLayout().photo
 	drawPhoto(a, photoBox, orig)
 	drawPhoto(b, photoBox, fit)
 	if !bytes.Equal(a.Pix, b.Pix) {
