@@ -195,7 +195,6 @@ type PrinterStatus struct {
 	Markers         []Marker
 }
 
-
 // Status asks the printer for its state, faults, media and supplies.
 func (c *Client) Status(ctx context.Context) (*PrinterStatus, error) {
 	req := c.request(goipp.OpGetPrinterAttributes)
