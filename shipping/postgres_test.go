@@ -353,3 +353,60 @@ func TestStoreHeldOrderLeavesBatch(t *testing.T) {
 		t.Fatalf("remade: envelopes %v (%d new), want %v (1 new)", got, whole.NewEnvelopes, want)
 	}
 }
+
+// TestStoreConcurrentRuns: plans and dispatches started at once by several terminals record each
+// envelope once and dispatch the batch once, with one event per order.
+func TestStoreConcurrentRuns(t *testing.T) {
+	l := openStoreLine(t)
+	ctx := context.Background()
+	s := production.NewSamples(9)
+	var all []string
+	for range 3 {
+		cards := l.intake(t, s.Order(2, time.Now().Add(-time.Hour)))
+		for _, c := range cards {
+			l.move(t, c, toProduced...)
+		}
+		all = append(all, cards...)
+	}
+	sched := l.store.Schedule(15*time.Hour, 14*time.Hour)
+	now := time.Now()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { _, err := l.store.PlanPickup(ctx, now, sched); errs <- err }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := l.str(t, `SELECT count(*)::text FROM envelopes`); n != "6" {
+		t.Fatalf("%s envelopes after four plans at once, want 6", n)
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	batch := l.str(t, `SELECT batch_id FROM shipping_batches`)
+	for _, c := range all {
+		u, _ := printer.StatusURL("https://status.example/k", key, c, time.Now().AddDate(2, 0, 0))
+		if _, _, err := l.store.Pack(ctx, "E"+c+"01", u, qrKey{pub}, "packer"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := make(chan *DispatchResult, 3)
+	for range 3 {
+		go func() {
+			r, err := l.store.Dispatch(ctx, BatchID(batch), time.Now(), "logistics", false)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- r
+		}()
+	}
+	fresh := 0
+	for range 3 {
+		if r := <-results; r != nil && !r.Already {
+			fresh++
+		}
+	}
+	if n := l.str(t, `SELECT count(*)::text FROM `+bus.Table(TopicOrdersDispatched)); fresh != 1 || n != "3" {
+		t.Fatalf("three dispatches at once: %d did the work, %s events; want 1 and 3", fresh, n)
+	}
+}

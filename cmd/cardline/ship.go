@@ -238,22 +238,47 @@ func ids[T ~string](in []T) []string {
 
 func shipList(ctx context.Context, a *app, args []string) error {
 	var c shipConfig
-	fs := newFlags(a, "cardline ship list", "", "Lists shipping batches, latest pickup first, with envelopes packed and parcels.")
+	fs := newFlags(a, "cardline ship list", "[BATCH]", "Lists shipping batches, latest pickup first, with envelopes packed and parcels; "+
+		"with a BATCH, its envelopes and parcels in packing order with their state and how often their label was printed.")
 	c.flags(fs)
 	limit := fs.Int("limit", 20, "at most this many batches")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 1 {
+		fs.Usage()
+		return errors.New("give at most one batch id")
 	}
 	svc, store, err := c.open(ctx, a)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	if fs.NArg() == 1 {
+		b, err := store.LoadBatch(ctx, shipping.BatchID(fs.Arg(0)))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "batch %s: pickup %s, %s; %d/%d envelopes packed, %d parcels\n", b.ID, b.Pickup.Format("Mon 02.01.2006 15:04"),
+			b.State, b.Packed(), len(b.Envelopes), len(b.Parcels))
+		fmt.Fprintln(tw, "ID\tCARD\tORDER\tTO\tSTATE\tLABEL PRINTS")
+		for _, e := range b.Envelopes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\t%d\n", e.ID, e.CardNumber, e.OrderID, e.To.PostalCode, e.To.City, b.EnvelopeStates[e.ID], b.LabelsPrinted[string(e.ID)])
+		}
+		parcelState := shipping.EnvelopePlanned // parcels need no scan; they leave with their batch
+		if b.State == shipping.BatchDispatched {
+			parcelState = shipping.EnvelopeDispatched
+		}
+		for _, p := range b.Parcels {
+			fmt.Fprintf(tw, "%s\t(parcel)\t%s\t%s %s\t%s\t%d\n", p.ID, p.OrderID, p.To.PostalCode, p.To.City, parcelState, b.LabelsPrinted[string(p.ID)])
+		}
+		return tw.Flush()
+	}
 	batches, err := store.ListBatches(ctx, *limit)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BATCH\tPICKUP\tSTATE\tPACKED\tPARCELS")
 	for _, b := range batches {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\n", b.ID, b.Pickup.Format("Mon 02.01.2006 15:04"), b.State, b.Packed, b.Envelopes, b.Parcels)

@@ -227,6 +227,10 @@ func TestShipEndToEnd(t *testing.T) {
 		}
 	}
 
+	out, err = ship("list", batch)
+	if err != nil || !strings.Contains(out, "2/2 envelopes packed, 1 parcels") || !regexp.MustCompile(env[0]+`.*packed +3\n`).MatchString(out) {
+		t.Fatalf("ship list %s: %v\n%s", batch, err, out)
+	}
 	out, err = ship("dispatch", "--by", "logistics:test", batch)
 	if err != nil || !strings.Contains(out, "batch "+batch+" dispatched") || !strings.Contains(out, "met") {
 		t.Fatalf("dispatch: %v\n%s", err, out)
