@@ -117,26 +117,36 @@ type PlanResult struct {
 // there (it may be packed in that batch's tray; a batch whose pickup passed is dispatched late,
 // and its met_deadline says so): planning tomorrow after today's cut-off never takes today's
 // batch apart. An envelope of this batch whose order is now held is taken out of it (it waits,
-// label and all, for a later pickup). A dispatched batch is never planned again.
+// label and all, for a later pickup). A dispatched batch is never planned again: the plan is for
+// the pickup after it.
 func (s *Store) PlanPickup(ctx context.Context, now time.Time, sched Schedule) (*PlanResult, error) {
-	pickup, _, err := sched.NextPickup(now)
-	if err != nil {
-		return nil, err
-	}
-	batchID := NewBatchID(pickup)
 	var res *PlanResult
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(planLock)); err != nil {
 			return fmt.Errorf("take planning lock: %w", err)
 		}
-		var state BatchState
-		// Locked, so that a dispatch of this batch waits for the plan or the plan sees it.
-		err := tx.QueryRow(ctx, "SELECT state FROM shipping_batches WHERE batch_id = $1 FOR UPDATE", string(batchID)).Scan(&state)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("look up batch %s: %w", batchID, err)
+		// The next pickup whose batch has not left: once a batch is handed to the post, that
+		// pickup is over, whatever the clock says.
+		var batchID BatchID
+		left := true
+		for i := 0; i < 10 && left; i++ {
+			pickup, cutOff, err := sched.NextPickup(now)
+			if err != nil {
+				return err
+			}
+			batchID = NewBatchID(pickup)
+			var state BatchState
+			// Locked, so that a dispatch of this batch waits for the plan or the plan sees it.
+			err = tx.QueryRow(ctx, "SELECT state FROM shipping_batches WHERE batch_id = $1 FOR UPDATE", string(batchID)).Scan(&state)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("look up batch %s: %w", batchID, err)
+			}
+			if left = state == BatchDispatched; left {
+				now = cutOff // plan as if at that cut-off: the pickup after it
+			}
 		}
-		if state == BatchDispatched {
-			return fmt.Errorf("batch %s was dispatched already: nothing is planned into it again", batchID)
+		if left {
+			return fmt.Errorf("the next 10 pickups' batches were all dispatched already, up to %s", batchID)
 		}
 		voided, err := voidStale(ctx, tx)
 		if err != nil {

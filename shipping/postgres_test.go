@@ -279,14 +279,14 @@ func TestStorePlanPackDispatch(t *testing.T) {
 	if n := len(events()); n != 1 {
 		t.Fatalf("%d events after a second dispatch, want 1", n)
 	}
-	if _, err := l.store.PlanPickup(ctx, now, sched); err == nil || !strings.Contains(err.Error(), "dispatched already") {
-		t.Fatalf("planning into a dispatched batch: %v", err)
+	if after, err := l.store.PlanPickup(ctx, now, sched); err != nil || after.Batch.ID == batch || len(after.Batch.Envelopes) != 0 {
+		t.Fatalf("planning after the batch left: %v; want the next pickup, empty", err)
 	}
 
 	// b's remade card ships with the next pickup, under label 02, handed over after b's deadline.
 	l.move(t, cb[0], production.CardQueued)
 	l.move(t, cb[0], toProduced...)
-	next, err := l.store.PlanPickup(ctx, first.Batch.CutOff.Add(time.Minute), sched)
+	next, err := l.store.PlanPickup(ctx, now, sched) // today's batch left: this is the next pickup's
 	if err != nil {
 		t.Fatal(err)
 	}

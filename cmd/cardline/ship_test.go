@@ -279,10 +279,47 @@ func TestShipEndToEnd(t *testing.T) {
 	if out, err := ship("dispatch", batch); err != nil || !strings.Contains(out, "nothing changed") || len(events()) != 1 {
 		t.Fatalf("second dispatch: %v, %d events\n%s", err, len(events()), out)
 	}
+	if out, err := ship("plan"); err != nil || !strings.Contains(out, "0 envelope(s), 0 new; 0 parcel(s), 0 new") || strings.Contains(out, batch) {
+		t.Fatalf("ship plan after dispatch: %v\n%s", err, out)
+	}
 	if out, err := ship("labels", "-o", labels, batch); err == nil {
 		t.Fatalf("labels of a dispatched batch printed:\n%s", out)
 	}
 	if out, err := ship("list"); err != nil || !strings.Contains(out, batch) || !strings.Contains(out, "dispatched  2/2") {
 		t.Fatalf("ship list: %v\n%s", err, out)
+	}
+}
+
+// TestLabelAddressRuleAtIntake: the validator intake runs (with shipping's label rule injected)
+// accepts a sample address, rejects a word too long for a label line under the address field, and
+// reports a field that breaks a basic rule and the label rule only once.
+func TestLabelAddressRuleAtIntake(t *testing.T) {
+	cal, err := production.NewBusinessDays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &production.Validator{HolderSecret: []byte("test"), Calendar: cal, Now: time.Now, AddressRule: labelAddressRule}
+	m := production.NewSamples(3).Order(1, time.Now().Add(-time.Hour))
+	if _, ps := v.Validate(m); ps != nil {
+		t.Fatalf("sample order: %v", ps)
+	}
+	problems := func(edit func(a *production.WireAddress)) map[string][]string {
+		mm := *m
+		edit(&mm.DeliveryAddress)
+		_, ps := v.Validate(&mm)
+		out := map[string][]string{}
+		for _, p := range ps {
+			out[p.Field] = append(out[p.Field], p.Rule)
+		}
+		return out
+	}
+	if got := problems(func(a *production.WireAddress) { a.Name = "Entreprenørforretningsavdelingene Nord AS" }); !slices.Equal(got["delivery_address.name"], []string{"label-word-length"}) || len(got) != 1 {
+		t.Errorf("a 33-letter word in the name: %v", got)
+	}
+	if got := problems(func(a *production.WireAddress) { a.Street = strings.Repeat("Gate ", 25) }); !slices.Equal(got["delivery_address.street"], []string{"length"}) || len(got) != 1 {
+		t.Errorf("a 124-character street: %v, want the basic length rule only", got)
+	}
+	if got := problems(func(a *production.WireAddress) { a.City = "ΑΘΗΝΑ" }); !slices.Equal(got["delivery_address.city"], []string{"label-printable"}) {
+		t.Errorf("a Greek city: %v", got)
 	}
 }
