@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
+	"image/png"
 	"io"
 	"log/slog"
 	"os"
@@ -14,7 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/makiuchi-d/gozxing"
+	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
+
 	"cardline/internal/testsupport"
+	"cardline/printer"
 	"cardline/production"
 )
 
@@ -85,6 +92,45 @@ func TestServeSubmitOrders(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("orders output lacks %q:\n%s", want, out)
 		}
+	}
+
+	// An operator previews a stored card: its back carries the signed status QR of that very card.
+	pool, err := pgxpool.New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var number string
+	if err := pool.QueryRow(ctx, `SELECT card_number FROM cards WHERE order_id = $1 ORDER BY position LIMIT 1`, good.OrderID).Scan(&number); err != nil {
+		t.Fatal(err)
+	}
+	front := filepath.Join(dir, "front.png")
+	if out, err := runCLI(t, ctx, "card", "preview", "--database-url", db, "--dev-key", "-o", front, number); err != nil {
+		t.Fatalf("card preview: %v\n%s", err, out)
+	}
+	f, err := os.Open(filepath.Join(dir, "back.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	back, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("QR on the previewed back: %v", err)
+	}
+	got, _, err := printer.VerifyStatusURL(printer.DevSigningKey().Public().(ed25519.PublicKey), res.GetText())
+	if err != nil || got != number {
+		t.Errorf("QR says card %q (%v), want %s", got, err, number)
+	}
+	if _, err := runCLI(t, ctx, "card", "preview", "--database-url", db, "--dev-key", "1000000010"); err == nil {
+		t.Error("preview of a mistyped card number succeeded")
 	}
 }
 

@@ -42,6 +42,7 @@ func commands() []command {
 		demoCommand(),
 		chipCommand(),
 		temporaryCommand(),
+		cardCommandWith(storedFace),
 		shipCommand(),
 	}
 }
