@@ -352,6 +352,31 @@ func TestStoreHeldOrderLeavesBatch(t *testing.T) {
 	if want := []string{"E" + c[0] + "01", "E" + c[1] + "02"}; !slices.Equal(got, want) || whole.NewEnvelopes != 1 {
 		t.Fatalf("remade: envelopes %v (%d new), want %v (1 new)", got, whole.NewEnvelopes, want)
 	}
+
+	// One envelope cannot be found at the pickup: the batch goes without it, the order is not
+	// complete yet, and the envelope goes with the next pickup under the same id.
+	pub, key, _ := ed25519.GenerateKey(nil)
+	u, _ := printer.StatusURL("https://status.example/k", key, c[0], time.Now().AddDate(2, 0, 0))
+	if _, _, err := l.store.Pack(ctx, "E"+c[0]+"01", u, qrKey{pub}, "packer"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.store.Dispatch(ctx, whole.Batch.ID, time.Now(), "logistics", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.Dropped, []EnvelopeID{EnvelopeID("E" + c[1] + "02")}) || len(d.Orders) != 1 || d.Orders[0].Complete || len(d.Orders[0].Envelopes) != 1 {
+		t.Fatalf("dispatch without the unpacked envelope: dropped %v, orders %+v", d.Dropped, d.Orders)
+	}
+	if st := l.str(t, `SELECT state FROM orders WHERE order_id = $1`, o.OrderID); st != "accepted" {
+		t.Errorf("order with a card still to go is %s", st)
+	}
+	rest, err := l.store.PlanPickup(ctx, now, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest.Batch.Envelopes) != 1 || rest.Batch.Envelopes[0].ID != EnvelopeID("E"+c[1]+"02") || rest.Batch.ID == whole.Batch.ID || rest.NewEnvelopes != 0 {
+		t.Fatalf("the rest: %+v in %s (%d new)", rest.Batch.Envelopes, rest.Batch.ID, rest.NewEnvelopes)
+	}
 }
 
 // TestStoreConcurrentRuns: plans and dispatches started at once by several terminals record each
