@@ -1,6 +1,5 @@
 # The two commands: `make demo` and `make test`. Both install what is missing first.
 GO ?= go
-export GOFLAGS ?= -mod=mod
 
 .PHONY: deps demo test vet build fuzz bench tools
 
