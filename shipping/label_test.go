@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"image"
-	"image/png"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -182,47 +180,7 @@ func TestLabelsPDF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "label-letter.png")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestLabelsPDF -update to make it)", err)
-	}
-	if d := pixelDiff(t, got, want); d > 0.005 {
-		t.Errorf("page 1 differs from %s in %.2f%% of pixels (look at it; -update if intended)", golden, 100*d)
-	}
-}
-
-// pixelDiff is the share of pixels that differ clearly between two grey PNGs of the same size
-// (anti-aliasing differences between poppler versions stay below the threshold).
-func pixelDiff(t *testing.T, a, b []byte) float64 {
-	t.Helper()
-	ia, err := png.Decode(bytes.NewReader(a))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ia.Bounds() != ib.Bounds() {
-		return 1
-	}
-	grey := func(im image.Image, x, y int) int { r, _, _, _ := im.At(x, y).RGBA(); return int(r >> 8) }
-	diff, n := 0, 0
-	for y := ia.Bounds().Min.Y; y < ia.Bounds().Max.Y; y++ {
-		for x := ia.Bounds().Min.X; x < ia.Bounds().Max.X; x++ {
-			n++
-			if d := grey(ia, x, y) - grey(ib, x, y); d > 96 || d < -96 {
-				diff++
-			}
-		}
-	}
-	return float64(diff) / float64(n)
+	testsupport.Golden(t, filepath.Join("testdata", "label-letter.png"), got, *update, 96, 0.005)
 }
 
 // TestLabelsPDFSheet: four labels to an A4 page, every barcode still decodes at its 97 % scale.

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"flag"
-	"image"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,51 +156,5 @@ func TestPDFGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "temporary-card.png")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := pixelDiff(t, got, want); diff > 0.002 {
-		t.Errorf("rendering differs from %s in %.2f %% of pixels", golden, diff*100)
-	}
-}
-
-// pixelDiff is the share of pixels that differ clearly between two PNGs of the same size (anti-
-// aliasing may differ by a few levels between poppler builds).
-func pixelDiff(t *testing.T, a, b []byte) float64 {
-	t.Helper()
-	ia, err := png.Decode(bytes.NewReader(a))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ia.Bounds() != ib.Bounds() {
-		return 1
-	}
-	r := ia.Bounds()
-	differ := 0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			if far(ia, ib, x, y) {
-				differ++
-			}
-		}
-	}
-	return float64(differ) / float64(r.Dx()*r.Dy())
-}
-
-func far(a, b image.Image, x, y int) bool {
-	r1, g1, b1, _ := a.At(x, y).RGBA()
-	r2, g2, b2, _ := b.At(x, y).RGBA()
-	d := func(p, q uint32) bool { return p>>8 > q>>8+24 || q>>8 > p>>8+24 }
-	return d(r1, r2) || d(g1, g2) || d(b1, b2)
+	testsupport.Golden(t, filepath.Join("testdata", "temporary-card.png"), got, *update, 24, 0.002)
 }
