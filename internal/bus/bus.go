@@ -8,9 +8,11 @@ package bus
 
 import (
 	"context"
+	stdsql "database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -84,7 +86,7 @@ func (b *Bus) Logger() watermill.LoggerAdapter { return b.logger }
 
 // Subscriber makes a subscriber for a consumer group: each group sees every message of a topic once.
 func (b *Bus) Subscriber(group string) (*wsql.Subscriber, error) {
-	s, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(b.pool), wsql.SubscriberConfig{
+	s, err := wsql.NewSubscriber(guardedBeginner{wsql.BeginnerFromPgx(b.pool)}, wsql.SubscriberConfig{
 		ConsumerGroup:    group,
 		PollInterval:     b.opts.PollInterval,
 		ResendInterval:   b.opts.RetryInterval,
@@ -139,7 +141,9 @@ type publisher struct{ bus *Bus }
 func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 	for _, m := range msgs {
 		var db wsql.ContextExecutor = wsql.BeginnerFromPgx(p.bus.pool)
-		if tx, ok := wsql.TxFromContext(m.Context()); ok {
+		if sp, ok := m.Context().Value(savepointKey{}).(pgx.Tx); ok {
+			db = wsql.TxFromPgx(sp) // inside a handler attempt: the guard is held, write in its savepoint
+		} else if tx, ok := wsql.TxFromContext(m.Context()); ok {
 			db = tx
 		}
 		pub, err := wsql.NewPublisher(db, wsql.PublisherConfig{SchemaAdapter: p.bus.schema}, p.bus.logger)
@@ -163,44 +167,110 @@ func Tx(ctx context.Context) (pgx.Tx, error) {
 	if sp, ok := ctx.Value(savepointKey{}).(pgx.Tx); ok {
 		return sp, nil
 	}
-	return subscriberTx(ctx)
+	g, err := subscriberTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return g.tx.Tx, nil
 }
 
-func subscriberTx(ctx context.Context) (pgx.Tx, error) {
+func subscriberTx(ctx context.Context) (*guardedTx, error) {
 	tx, ok := wsql.TxFromContext(ctx)
 	if !ok {
 		return nil, errors.New("no subscriber transaction in the message context")
+	}
+	g, ok := tx.(*guardedTx)
+	if !ok {
+		return nil, fmt.Errorf("subscriber transaction is %T, not one of this bus", tx)
+	}
+	return g, nil
+}
+
+// guardedBeginner hands the subscriber transactions that a handler attempt can hold. watermill-sql
+// stops waiting for a handler when its context ends (shutdown, ack deadline) and then commits or
+// rolls back the batch's transaction, while the handler may still be writing in it: a pgx
+// connection used from two goroutines, and a half-done handler's writes committed. With the guard,
+// the subscriber's commit waits until the attempt has either released its savepoint (all its
+// effects) or rolled it back (none).
+type guardedBeginner struct{ wsql.Beginner }
+
+func (g guardedBeginner) BeginTx(ctx context.Context, opts *stdsql.TxOptions) (wsql.Tx, error) {
+	tx, err := g.Beginner.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
 	ptx, ok := tx.(*wsql.PgxTx)
 	if !ok {
 		return nil, fmt.Errorf("subscriber transaction is %T, not pgx", tx)
 	}
-	return ptx.Tx, nil
+	return &guardedTx{tx: ptx}, nil
 }
 
-// savepoint runs each handler attempt in a savepoint: released when the handler succeeds, rolled
-// back when it fails, so that retries and the poison queue see a clean transaction.
+type guardedTx struct {
+	mu sync.Mutex // held by a handler attempt for its whole length
+	tx *wsql.PgxTx
+}
+
+func (g *guardedTx) ExecContext(ctx context.Context, q string, args ...any) (wsql.Result, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.tx.ExecContext(ctx, q, args...)
+}
+
+func (g *guardedTx) QueryContext(ctx context.Context, q string, args ...any) (wsql.Rows, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.tx.QueryContext(ctx, q, args...)
+}
+
+func (g *guardedTx) Commit() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.tx.Commit()
+}
+
+func (g *guardedTx) Rollback() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.tx.Rollback()
+}
+
+// savepoint runs each handler attempt in a savepoint, holding the transaction's guard: released
+// when the handler succeeds, rolled back when it fails or panics, so that retries, the poison
+// queue and the subscriber's commit see a clean transaction.
 func savepoint(h message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) ([]*message.Message, error) {
+	return func(msg *message.Message) (out []*message.Message, err error) {
 		ctx := msg.Context()
-		tx, err := subscriberTx(ctx)
-		if err != nil {
-			return h(msg) // not from a SQL subscriber: nothing to scope
+		g, gerr := subscriberTx(ctx)
+		if gerr != nil {
+			return h(msg) // not from a SQL subscriber of this bus: nothing to scope
 		}
-		sp, err := tx.Begin(ctx)
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		// Not the message's context: it ends when watermill gives up on the message, and the
+		// savepoint must still be released or rolled back before the guard is let go.
+		bg := context.WithoutCancel(ctx)
+		sp, err := g.tx.Tx.Begin(bg)
 		if err != nil {
 			return nil, fmt.Errorf("begin savepoint for message %s: %w", msg.UUID, err)
 		}
+		done := false
+		defer func() {
+			if !done { // the handler panicked: undo, let the Recoverer report it
+				_ = sp.Rollback(bg)
+			}
+		}()
 		msg.SetContext(context.WithValue(ctx, savepointKey{}, sp))
-		out, err := h(msg)
+		out, err = h(msg)
 		msg.SetContext(ctx)
+		done = true
 		if err != nil {
-			if rbErr := sp.Rollback(ctx); rbErr != nil {
+			if rbErr := sp.Rollback(bg); rbErr != nil {
 				err = errors.Join(err, fmt.Errorf("roll back savepoint: %w", rbErr))
 			}
 			return nil, err
 		}
-		if err := sp.Commit(ctx); err != nil {
+		if err := sp.Commit(bg); err != nil {
 			return nil, fmt.Errorf("release savepoint for message %s: %w", msg.UUID, err)
 		}
 		return out, nil

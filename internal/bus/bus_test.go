@@ -98,3 +98,63 @@ func TestPoisonMessageDoesNotBlockTopic(t *testing.T) {
 		t.Errorf("poison topic holds %q (reason %q, %v)", payload, reason, err)
 	}
 }
+
+// When the router stops while a handler is mid-way, watermill-sql gives up on the message and ends
+// its transaction; the guard makes that wait for the handler, so its writes commit whole or not at
+// all (here: both rows or neither), and the connection is never used from two goroutines.
+func TestShutdownMidHandlerCommitsWholeOrNothing(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, testsupport.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE seen (payload text)`); err != nil {
+		t.Fatal(err)
+	}
+	b := New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{PollInterval: 10 * time.Millisecond})
+	const topic = "test.shutdown"
+	if err := b.InitTopics(ctx, "g", topic); err != nil {
+		t.Fatal(err)
+	}
+	router, err := b.Router()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	router.AddConsumerHandler("h", topic, sub, func(m *message.Message) error {
+		tx, err := Tx(m.Context())
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(context.WithoutCancel(m.Context()), `INSERT INTO seen VALUES ('first half')`); err != nil {
+			return err
+		}
+		close(started)
+		time.Sleep(300 * time.Millisecond) // the router is told to stop meanwhile
+		_, err = tx.Exec(context.WithoutCancel(m.Context()), `INSERT INTO seen VALUES ('second half')`)
+		return err
+	})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- router.Run(runCtx) }()
+	<-router.Running()
+	if err := b.Publish(ctx, topic, message.NewMessage(watermill.NewUUID(), []byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	stop()
+	<-done
+	time.Sleep(100 * time.Millisecond)
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM seen`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 && n != 2 {
+		t.Errorf("%d of the handler's 2 writes committed: a half-done handler leaked", n)
+	}
+}
