@@ -176,43 +176,41 @@ func (in *Intake) accept(ctx context.Context, tx pgx.Tx, o *Order, blocks []Card
 			replacedBy[c.ReplacesCard] = c.Number
 		}
 	}
-	var blockedEvents []*message.Message
+	var blockedEvents []any
 	var blocked []string
 	for _, b := range blocks {
 		if _, err := TransitionCard(ctx, tx, b, CardBlocked, intakeActor, fmt.Sprintf("replaced by %s (order %s)", replacedBy[b], o.ID)); err != nil {
 			return err
 		}
 		blocked = append(blocked, string(b))
-		blockedEvents = append(blockedEvents, event(CardBlockedEvent{Type: "CardBlocked", CardNumber: string(b),
-			Reason: "replaced", ReplacedBy: string(replacedBy[b])}, o.ID))
+		blockedEvents = append(blockedEvents, CardBlockedEvent{Type: "CardBlocked", CardNumber: string(b),
+			Reason: "replaced", ReplacedBy: string(replacedBy[b])})
 	}
 	if err := insertOrder(ctx, tx, o, digest, messageUUID, intakeActor); err != nil {
 		return err
 	}
 	ev := OrderAcceptedEvent{Type: "OrderAccepted", OrderID: o.ID, AcceptedAt: now, DispatchBy: o.DispatchBy.Format(time.DateOnly), BlockedCards: blocked}
-	queued := make([]*message.Message, len(o.Cards))
+	queued := make([]any, len(o.Cards))
 	for i, c := range o.Cards {
 		ev.Cards = append(ev.Cards, AcceptedCard{CardNumber: string(c.Number), HolderName: c.Holder.FullName(), ReplacesCard: string(c.ReplacesCard)})
-		queued[i] = event(CardQueuedEvent{Type: "CardQueued", CardNumber: string(c.Number), OrderID: o.ID,
-			CardType: string(o.CardType), DispatchBy: ev.DispatchBy}, o.ID)
+		queued[i] = CardQueuedEvent{Type: "CardQueued", CardNumber: string(c.Number), OrderID: o.ID,
+			CardType: string(o.CardType), DispatchBy: ev.DispatchBy}
 	}
-	if len(blockedEvents) > 0 {
-		if err := in.Bus.PublishTx(ctx, tx, TopicCardsBlocked, blockedEvents...); err != nil {
-			return err
-		}
-	}
-	if err := in.Bus.PublishTx(ctx, tx, TopicOrdersAccepted, event(ev, o.ID)); err != nil {
+	if err := in.publish(ctx, tx, TopicCardsBlocked, o.ID, blockedEvents...); err != nil {
 		return err
 	}
-	return in.Bus.PublishTx(ctx, tx, TopicCardsQueued, queued...)
+	if err := in.publish(ctx, tx, TopicOrdersAccepted, o.ID, ev); err != nil {
+		return err
+	}
+	return in.publish(ctx, tx, TopicCardsQueued, o.ID, queued...)
 }
 
 func (in *Intake) reject(ctx context.Context, tx pgx.Tx, o *Order, digest []byte, messageUUID string, now time.Time) error {
 	if err := insertOrder(ctx, tx, o, digest, messageUUID, intakeActor); err != nil {
 		return err
 	}
-	return in.Bus.PublishTx(ctx, tx, TopicOrdersRejected, event(OrderRejectedEvent{Type: "OrderRejected", OrderID: o.ID,
-		MessageUUID: messageUUID, RejectedAt: now, Problems: o.Problems}, o.ID))
+	return in.publish(ctx, tx, TopicOrdersRejected, o.ID, OrderRejectedEvent{Type: "OrderRejected", OrderID: o.ID,
+		MessageUUID: messageUUID, RejectedAt: now, Problems: o.Problems})
 }
 
 func (in *Intake) unreadable(ctx context.Context, tx pgx.Tx, digest []byte, size int, messageUUID string, ps Problems, now time.Time) error {
@@ -228,8 +226,8 @@ func (in *Intake) unreadable(ctx context.Context, tx pgx.Tx, digest []byte, size
 	if tag.RowsAffected() == 0 {
 		return nil // the same bytes again: reported already
 	}
-	return in.Bus.PublishTx(ctx, tx, TopicOrdersRejected, event(OrderRejectedEvent{Type: "OrderRejected",
-		MessageUUID: messageUUID, RejectedAt: now, Problems: ps}, ""))
+	return in.publish(ctx, tx, TopicOrdersRejected, "", OrderRejectedEvent{Type: "OrderRejected",
+		MessageUUID: messageUUID, RejectedAt: now, Problems: ps})
 }
 
 func (in *Intake) conflict(ctx context.Context, tx pgx.Tx, orderID, state string, digest []byte, messageUUID string, now time.Time) error {
@@ -241,21 +239,28 @@ func (in *Intake) conflict(ctx context.Context, tx pgx.Tx, orderID, state string
 	if tag.RowsAffected() == 0 {
 		return nil
 	}
-	return in.Bus.PublishTx(ctx, tx, TopicOrderConflicts, event(OrderConflictEvent{Type: "OrderConflict", OrderID: orderID,
-		MessageUUID: messageUUID, At: now, StoredState: state}, orderID))
+	return in.publish(ctx, tx, TopicOrderConflicts, orderID, OrderConflictEvent{Type: "OrderConflict", OrderID: orderID,
+		MessageUUID: messageUUID, At: now, StoredState: state})
 }
 
-// event wraps a payload as a message; the metadata lets consumers route without decoding.
-func event(payload any, orderID string) *message.Message {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		panic(fmt.Sprintf("marshal event %T: %v", payload, err)) // our own types: cannot fail
+// publish publishes payloads as JSON events on topic inside tx. The order_id metadata lets
+// consumers route without decoding.
+func (in *Intake) publish(ctx context.Context, tx pgx.Tx, topic, orderID string, payloads ...any) error {
+	if len(payloads) == 0 {
+		return nil
 	}
-	m := message.NewMessage(watermill.NewUUID(), b)
-	if orderID != "" {
-		m.Metadata.Set("order_id", orderID)
+	msgs := make([]*message.Message, len(payloads))
+	for i, p := range payloads {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("encode %T event: %w", p, err)
+		}
+		msgs[i] = message.NewMessage(watermill.NewUUID(), b)
+		if orderID != "" {
+			msgs[i].Metadata.Set("order_id", orderID)
+		}
 	}
-	return m
+	return in.Bus.PublishTx(ctx, tx, topic, msgs...)
 }
 
 // Register adds the intake handler to router, reading TopicOrdersApproved with sub, and prepares

@@ -69,11 +69,17 @@ type Accessory struct {
 	Quantity int
 }
 
-// AccessorySKUs are the products the line can pack.
-var AccessorySKUs = map[string]string{
-	"cardholder":      "Card holder, clear plastic",
-	"cardholder-yoyo": "Card holder with retractable reel",
-	"lanyard":         "Lanyard",
+// AccessoryName is the name of a product the line can pack, and false for an unknown SKU.
+func AccessoryName(sku string) (string, bool) {
+	switch sku {
+	case "cardholder":
+		return "Card holder, clear plastic", true
+	case "cardholder-yoyo":
+		return "Card holder with retractable reel", true
+	case "lanyard":
+		return "Lanyard", true
+	}
+	return "", false
 }
 
 // CardType names the blank stock and the scheme a card belongs to.
@@ -86,14 +92,14 @@ const (
 	Transport    CardType = "transport"
 )
 
-// CardTypes lists the valid card types.
-var CardTypes = []CardType{Construction, Cleaning, Transport}
+// Valid reports whether t is one of the scheme's card types.
+func (t CardType) Valid() bool { return t == Construction || t == Cleaning || t == Transport }
 
 // Gender is how the chip's industry coding records it: M, F or X (unspecified).
 type Gender string
 
-// Genders lists the allowed codes.
-var Genders = []Gender{"M", "F", "X"}
+// Valid reports whether g is one of the allowed codes.
+func (g Gender) Valid() bool { return g == "M" || g == "F" || g == "X" }
 
 // ExpiryFor is the expiry date of a card whose production starts at start: two years, to the day
 // before the same date two years later (a card started on 2026-11-23 expires at the end of

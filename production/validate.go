@@ -3,7 +3,6 @@ package production
 import (
 	"fmt"
 	"net/mail"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -61,7 +60,7 @@ func (v *Validator) Validate(m *OrderApproved) (*Order, Problems) {
 		o.DispatchBy = v.Calendar.DispatchBy(at)
 	}
 	o.CardType = CardType(m.CardType)
-	if !slices.Contains(CardTypes, o.CardType) {
+	if !o.CardType.Valid() {
 		add("card_type", "one-of", "must be one of construction, cleaning, transport, not %q", m.CardType)
 	}
 
@@ -111,7 +110,7 @@ func (v *Validator) Validate(m *OrderApproved) (*Order, Problems) {
 	skus := map[string]bool{}
 	for i, a := range m.Accessories {
 		f := fmt.Sprintf("accessories[%d]", i)
-		if _, ok := AccessorySKUs[a.SKU]; !ok {
+		if _, ok := AccessoryName(a.SKU); !ok {
 			add(f+".sku", "known-sku", "unknown product %q", a.SKU)
 		} else if skus[a.SKU] {
 			add(f+".sku", "unique-sku", "product %q is listed twice", a.SKU)
@@ -208,7 +207,7 @@ func (v *Validator) checkCard(wc WireCard, f string) (Card, Problems) {
 		c.Holder.Key = NewHolderKey(v.HolderSecret, h.NationalID)
 	}
 	c.Holder.Gender = Gender(h.Gender)
-	if !slices.Contains(Genders, c.Holder.Gender) {
+	if !c.Holder.Gender.Valid() {
 		add("holder.gender", "one-of", "must be one of M, F, X, not %q", h.Gender)
 	}
 	img, pps := decodePhoto(wc.Photo.ContentType, wc.Photo.Data)
