@@ -1,0 +1,204 @@
+package production
+
+// Print batches and planning.
+//
+// Queued cards are grouped into print batches: one card type a batch (the blank stock in the
+// printer differs), at-risk orders first, then the earliest dispatch deadline, an order's cards
+// together. Operators start, pause, resume and close batches; a station takes cards only from
+// started batches (Store.ClaimNextCard). The planner is PlanBatches (pure); the store side is
+// batch_postgres.go, the clock that runs planning, the SLA sweep and retention is clock.go.
+//
+// TODO (what is left of issue 7 on this side):
+//   - Planning never tops up a planned batch that is not full: cards that arrive after a plan go
+//     into new batches, so a trickle of orders makes small batches. Topping up the newest planned
+//     batch of a type (when it is not started) would keep them full without breaking priority much.
+//   - The SLA sweep estimates production from the configured station capacity; once stations record
+//     their throughput (the station worker), it should use the measured rate of the stations that
+//     are up, by card type.
+//   - Retention leaves holder names in the OrderAccepted events kept in the bus's topic tables
+//     (hms.orders.accepted.v1); they need a retention of their own (delete consumed messages).
+//   - Station metrics (throughput, faults) are for the station worker to record through Metrics.
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// BatchState is where a print batch is. planned → started ⇄ paused → closed; a planned batch may
+// be closed unstarted. Every change goes through BatchState.To and is written to the audit log.
+type BatchState string
+
+// The batch states.
+const (
+	BatchPlanned BatchState = "planned" // made by the planner; no station takes from it yet
+	BatchStarted BatchState = "started" // stations take its queued cards
+	BatchPaused  BatchState = "paused"  // stations take nothing new; cards already taken finish
+	BatchClosed  BatchState = "closed"  // done (or given up): its queued cards are back in the pool
+)
+
+// batchTransitions is the one table of allowed batch transitions.
+var batchTransitions = map[BatchState][]BatchState{
+	BatchPlanned: {BatchStarted, BatchClosed},
+	BatchStarted: {BatchPaused, BatchClosed},
+	BatchPaused:  {BatchStarted, BatchClosed},
+	BatchClosed:  nil,
+}
+
+// To checks that a batch in state s may move to t.
+func (s BatchState) To(t BatchState) error {
+	for _, ok := range batchTransitions[s] {
+		if ok == t {
+			return nil
+		}
+	}
+	return &TransitionError{Entity: "batch", From: string(s), To: string(t)}
+}
+
+// Unfinished reports whether a card in state s still needs work before its batch is done: it is
+// not yet produced (a spoiled card is remade, so it is unfinished too). A batch closes without
+// --force only when none of its cards is unfinished.
+func (s CardState) Unfinished() bool {
+	switch s {
+	case CardQueued, CardInProduction, CardEncoded, CardPrinted, CardSpoiled:
+		return true
+	}
+	return false
+}
+
+// A PrintBatch is a group of cards of one card type printed together. Its priority among batches
+// is AtRisk first, then EarliestDispatchBy, then ID (older first); within it cards go by position.
+type PrintBatch struct {
+	ID                 int64
+	CardType           CardType
+	State              BatchState
+	EarliestDispatchBy time.Time
+	AtRisk             bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	CreatedBy          string
+	// Cards counts the batch's cards by state (ListBatches fills it in).
+	Cards map[CardState]int
+}
+
+// Total is the number of cards in the batch.
+func (b PrintBatch) Total() int {
+	n := 0
+	for _, c := range b.Cards {
+		n += c
+	}
+	return n
+}
+
+// A QueuedCard is what the planner needs to know of a card waiting for a batch.
+type QueuedCard struct {
+	Number     CardNumber
+	OrderID    string
+	Position   int // the card's place in its order
+	CardType   CardType
+	DispatchBy time.Time
+	AtRisk     bool // its order was flagged by the SLA sweep
+}
+
+// A PlannedBatch is one batch PlanBatches proposes: its cards in print order.
+type PlannedBatch struct {
+	CardType           CardType
+	AtRisk             bool
+	EarliestDispatchBy time.Time
+	Cards              []CardNumber
+}
+
+// PlanBatches groups queued cards into batches of at most size cards (size < 1 counts as 1). The
+// rules, in order:
+//   - one card type a batch;
+//   - orders flagged at risk first, then the earliest dispatch deadline, then the order id (so a
+//     plan is the same for the same input);
+//   - an order's cards stay together, in their order's position: an order that does not fit in
+//     what is left of the current batch starts a new batch (the current one stays short) rather
+//     than being split; only an order larger than a whole batch is split, filling the current batch
+//     and as many next batches as it needs.
+//
+// Priority is never traded for fuller batches: a later, smaller order does not fill the gap an
+// earlier order left. Batches come out by card type (construction, cleaning, transport, then any
+// other type by name), each type's batches in priority order.
+func PlanBatches(cards []QueuedCard, size int) []PlannedBatch {
+	size = max(size, 1)
+	type order struct {
+		id         string
+		typ        CardType
+		atRisk     bool
+		dispatchBy time.Time
+		cards      []QueuedCard
+	}
+	byKey := map[[2]string]*order{}
+	var orders []*order
+	for _, c := range cards {
+		k := [2]string{string(c.CardType), c.OrderID}
+		o := byKey[k]
+		if o == nil {
+			o = &order{id: c.OrderID, typ: c.CardType, dispatchBy: c.DispatchBy}
+			byKey[k] = o
+			orders = append(orders, o)
+		}
+		o.atRisk = o.atRisk || c.AtRisk
+		if c.DispatchBy.Before(o.dispatchBy) {
+			o.dispatchBy = c.DispatchBy
+		}
+		o.cards = append(o.cards, c)
+	}
+	typeRank := func(t CardType) int {
+		switch t {
+		case Construction:
+			return 0
+		case Cleaning:
+			return 1
+		case Transport:
+			return 2
+		}
+		return 3
+	}
+	slices.SortFunc(orders, func(a, b *order) int {
+		if c := cmp.Compare(typeRank(a.typ), typeRank(b.typ)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.typ, b.typ); c != 0 {
+			return c
+		}
+		if a.atRisk != b.atRisk {
+			if a.atRisk {
+				return -1
+			}
+			return 1
+		}
+		if c := a.dispatchBy.Compare(b.dispatchBy); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	var out []PlannedBatch
+	var cur *PlannedBatch
+	add := func(o *order, c QueuedCard) {
+		if cur == nil || len(cur.Cards) == size || cur.CardType != o.typ {
+			out = append(out, PlannedBatch{CardType: o.typ, EarliestDispatchBy: o.dispatchBy})
+			cur = &out[len(out)-1]
+		}
+		cur.Cards = append(cur.Cards, c.Number)
+		cur.AtRisk = cur.AtRisk || o.atRisk
+		if cur.EarliestDispatchBy.IsZero() || (!o.dispatchBy.IsZero() && o.dispatchBy.Before(cur.EarliestDispatchBy)) {
+			cur.EarliestDispatchBy = o.dispatchBy
+		}
+	}
+	for _, o := range orders {
+		slices.SortFunc(o.cards, func(a, b QueuedCard) int {
+			return cmp.Or(cmp.Compare(a.Position, b.Position), cmp.Compare(a.Number, b.Number))
+		})
+		// Keep the order whole: if it fits a batch but not what is left of this one, start anew.
+		if cur != nil && cur.CardType == o.typ && len(o.cards) <= size && len(cur.Cards)+len(o.cards) > size {
+			cur = nil
+		}
+		for _, c := range o.cards {
+			add(o, c)
+		}
+	}
+	return out
+}

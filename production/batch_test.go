@@ -1,0 +1,117 @@
+package production
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestBatchTransitions(t *testing.T) {
+	for _, tc := range []struct {
+		from, to BatchState
+		ok       bool
+	}{
+		{BatchPlanned, BatchStarted, true},
+		{BatchPlanned, BatchPaused, false},
+		{BatchPlanned, BatchClosed, true},
+		{BatchStarted, BatchPaused, true},
+		{BatchStarted, BatchClosed, true},
+		{BatchStarted, BatchPlanned, false},
+		{BatchPaused, BatchStarted, true},
+		{BatchPaused, BatchClosed, true},
+		{BatchPaused, BatchPaused, false},
+		{BatchClosed, BatchStarted, false},
+		{BatchClosed, BatchPlanned, false},
+	} {
+		err := tc.from.To(tc.to)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s → %s: err = %v, want ok = %v", tc.from, tc.to, err, tc.ok)
+		}
+		var te *TransitionError
+		if err != nil && (!errors.As(err, &te) || te.Entity != "batch") {
+			t.Errorf("%s → %s: error %v is not a batch TransitionError", tc.from, tc.to, err)
+		}
+	}
+	for _, s := range []BatchState{BatchPlanned, BatchStarted, BatchPaused, BatchClosed} {
+		if _, ok := batchTransitions[s]; !ok {
+			t.Errorf("state %s is missing from the transition table", s)
+		}
+	}
+}
+
+func TestPlanBatches(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+	// order makes n queued cards of one order; card numbers are "<order>/<position>".
+	order := func(id string, typ CardType, due int, atRisk bool, n int) []QueuedCard {
+		var out []QueuedCard
+		for i := range n {
+			out = append(out, QueuedCard{Number: CardNumber(fmt.Sprintf("%s/%d", id, i)), OrderID: id, Position: i,
+				CardType: typ, DispatchBy: day(due), AtRisk: atRisk})
+		}
+		return out
+	}
+	cat := func(parts ...[]QueuedCard) []QueuedCard {
+		var out []QueuedCard
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	type batch struct {
+		typ    CardType
+		atRisk bool
+		due    int
+		cards  string
+	}
+	for _, tc := range []struct {
+		name  string
+		cards []QueuedCard
+		size  int
+		want  []batch
+	}{
+		{"nothing queued", nil, 10, nil},
+		{"earliest deadline first", cat(order("B", Construction, 27, false, 2), order("A", Construction, 25, false, 2)), 10,
+			[]batch{{Construction, false, 25, "A/0 A/1 B/0 B/1"}}},
+		{"at risk before an earlier deadline", cat(order("A", Construction, 25, false, 1), order("R", Construction, 27, true, 1)), 10,
+			[]batch{{Construction, true, 25, "R/0 A/0"}}},
+		{"one type a batch", cat(order("C", Cleaning, 24, false, 1), order("A", Construction, 25, false, 1), order("T", Transport, 23, false, 1)), 10,
+			[]batch{{Construction, false, 25, "A/0"}, {Cleaning, false, 24, "C/0"}, {Transport, false, 23, "T/0"}}},
+		{"an order that does not fit the rest starts a new batch", cat(order("A", Construction, 24, false, 3), order("B", Construction, 25, false, 2), order("C", Construction, 26, false, 1)), 4,
+			[]batch{{Construction, false, 24, "A/0 A/1 A/2"}, {Construction, false, 25, "B/0 B/1 C/0"}}},
+		{"an order larger than a batch spans batches from where the last one ends", cat(order("A", Construction, 24, false, 1), order("B", Construction, 25, false, 6)), 4,
+			[]batch{{Construction, false, 24, "A/0 B/0 B/1 B/2"}, {Construction, false, 25, "B/3 B/4 B/5"}}},
+		{"a later small order does not jump the queue to fill a gap", cat(order("A", Construction, 24, false, 3), order("B", Construction, 25, false, 3), order("C", Construction, 26, false, 1)), 4,
+			[]batch{{Construction, false, 24, "A/0 A/1 A/2"}, {Construction, false, 25, "B/0 B/1 B/2 C/0"}}},
+		{"ties by order id; cards by position whatever the input order", cat(order("B", Transport, 24, false, 1), reverse(order("A", Transport, 24, false, 3))), 10,
+			[]batch{{Transport, false, 24, "A/0 A/1 A/2 B/0"}}},
+		{"size below 1 counts as 1", order("A", Cleaning, 24, false, 2), 0,
+			[]batch{{Cleaning, false, 24, "A/0"}, {Cleaning, false, 24, "A/1"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []batch
+			for _, b := range PlanBatches(tc.cards, tc.size) {
+				s := ""
+				for i, c := range b.Cards {
+					if i > 0 {
+						s += " "
+					}
+					s += string(c)
+				}
+				got = append(got, batch{b.CardType, b.AtRisk, b.EarliestDispatchBy.Day(), s})
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func reverse(cs []QueuedCard) []QueuedCard {
+	out := make([]QueuedCard, len(cs))
+	for i, c := range cs {
+		out[len(cs)-1-i] = c
+	}
+	return out
+}
