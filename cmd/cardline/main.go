@@ -44,6 +44,7 @@ func commands() []command {
 		temporaryCommand(),
 		cardCommandWith(storedFace),
 		shipCommand(),
+		batchCommand(),
 	}
 }
 
