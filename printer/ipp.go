@@ -342,7 +342,29 @@ func (c *Client) Print(ctx context.Context, doc Document, onFault func(Fault)) (
 	}
 	res.JobID = id
 	c.opts.Logger.Info("print job sent", "printer", c.uri, "job", id, "name", doc.Name, "bytes", len(doc.Data), "media", doc.Media, "sides", doc.Sides)
-	res, err = c.watch(ctx, id, res, onFault)
+	return c.watchOrCancel(ctx, id, res, onFault)
+}
+
+// Submit sends the document with Print-Job (waiting out server-error-busy) and returns the job id
+// without watching the job: a station records the id first, so that after a crash it can ask the
+// printer how the job ended. Follow the job with Watch.
+func (c *Client) Submit(ctx context.Context, doc Document) (int, error) {
+	id, err := c.printJob(ctx, doc)
+	if err != nil {
+		return 0, fmt.Errorf("print %s on %s: %w", doc.Name, c.uri, err)
+	}
+	c.opts.Logger.Info("print job sent", "printer", c.uri, "job", id, "name", doc.Name, "bytes", len(doc.Data), "media", doc.Media, "sides", doc.Sides)
+	return id, nil
+}
+
+// Watch follows a submitted job to its end exactly as Print does, canceling it at the printer if
+// it is given up on.
+func (c *Client) Watch(ctx context.Context, jobID int, onFault func(Fault)) (*JobResult, error) {
+	return c.watchOrCancel(ctx, jobID, &JobResult{JobID: jobID, State: "pending"}, onFault)
+}
+
+func (c *Client) watchOrCancel(ctx context.Context, id int, res *JobResult, onFault func(Fault)) (*JobResult, error) {
+	res, err := c.watch(ctx, id, res, onFault)
 	var je *JobError
 	if err != nil && !errors.As(err, &je) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RequestTimeout)

@@ -1,0 +1,933 @@
+package production
+
+// Stations: a station is a card printer plus a chip encoder (usually the printer's contactless
+// coupler). Its worker claims the next card of a started print batch and takes it through the
+// line, recording every step in Postgres before the next begins, so that the store always says
+// where a card physically is:
+//
+//	claim        card queued → in_production, expiry set, attempt opened        (one short tx)
+//	feed blank   attempt step fed; the blank is at the coupler
+//	encode       chip written and read back; chip recorded good, card → encoded  (one tx)
+//	print        attempt step print_submitting, then the job id (print_submitted) before watching
+//	job done     card → printed
+//	eject        card → produced, CardProduced, blank used, order → produced when all its cards are
+//
+// A failure of the card (chip fault, verify mismatch, job aborted, jam) sends it to the reject tray:
+// its chip is voided, the attempt closed with the reason, the card spoiled (CardSpoiled) and
+// re-queued for a new blank under the same number, until MaxAttempts; then it stays spoiled with a
+// hold for an operator. A fault of the station (printer offline or out of ribbon, cards or with a
+// door open; reader or pcscd gone) parks the station with its in-flight card: the worker takes no
+// card until an operator clears it (ClearStation). Before every claim the worker resolves the cards
+// it left in production (after a crash, or a park): a card whose print job completed at the printer
+// and whose chip was recorded good is produced; any other is voided and remade.
+//
+// TODO (what is left of issue 7 on this side):
+//   - A crash between Print-Job and recording the job id (step print_submitting) leaves a job the
+//     station does not know: recovery remakes the card but does not cancel that job at the printer
+//     (Get-Jobs by job-name = card number would find it).
+//   - A crash between the transport's feed and recording step fed leaves a blank used but not
+//     booked: the shift-close count reports it as a stock mismatch.
+//   - Station metrics (throughput, faults) go to StationWorker.Metrics; no Prometheus type yet.
+//   - The demo with two virtual stations (StartVirtualStation's two slots, two virtual printers):
+//     cmd/cardline's `station run --virtual` runs one; the demo should run both through serve.
+//   - A reject re-used by an operator (encoder.EncodeOptions.ReuseReject) is not offered.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"image"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+
+	"cardline/encoder"
+	"cardline/internal/bus"
+	"cardline/printer"
+)
+
+// Topics of the stations.
+const (
+	TopicCardsProduced = "hms.cards.produced.v1" // a card is in the output tray, chip good
+	TopicCardsSpoiled  = "hms.cards.spoiled.v1"  // a card went to the reject tray, with the reason
+)
+
+// StationConsumerGroup names the offsets tables the station topics are initialised with.
+const StationConsumerGroup = "cardline-stations"
+
+// DefaultMaxAttempts is how many blanks a card number may use before an operator must look.
+const DefaultMaxAttempts = 3
+
+// StationConfig is one configured station. Rule: a name, a printer URI, a reader and at least one
+// card type (the blank stock it has loaded); the worker takes only cards of those types.
+type StationConfig struct {
+	Name       string
+	PrinterURI string
+	Reader     string
+	CardTypes  []CardType
+	// MaxAttempts bounds the blanks one card number may use [DefaultMaxAttempts].
+	MaxAttempts int
+}
+
+// Validate checks the rule of StationConfig.
+func (c StationConfig) Validate() error {
+	var probs []string
+	if c.Name == "" || strings.ContainsAny(c.Name, " ,=") {
+		probs = append(probs, "a name without spaces, commas or '='")
+	}
+	if c.PrinterURI == "" {
+		probs = append(probs, "a printer URI")
+	}
+	if c.Reader == "" {
+		probs = append(probs, "a reader name")
+	}
+	if len(c.CardTypes) == 0 {
+		probs = append(probs, "at least one card type")
+	}
+	for _, t := range c.CardTypes {
+		if !t.Valid() {
+			probs = append(probs, fmt.Sprintf("a known card type, not %q", t))
+		}
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("station %q needs %s", c.Name, strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// StationState is the operator's view of a station.
+type StationState string
+
+// The station states.
+const (
+	StationIdle    StationState = "idle"    // waiting for a card
+	StationWorking StationState = "working" // a card is on it
+	StationParked  StationState = "parked"  // a fault stopped it; an operator clears it
+)
+
+// Steps of an attempt, in order.
+const (
+	stepClaimed         = "claimed"
+	stepFed             = "fed"
+	stepEncoded         = "encoded"
+	stepPrintSubmitting = "print_submitting"
+	stepPrintSubmitted  = "print_submitted"
+	stepPrinted         = "printed"
+)
+
+// ChipEncoder is the station's coupler: it writes and verifies a chip on the card at the reader
+// (encoder.Station).
+type ChipEncoder interface {
+	Encode(ctx context.Context, r encoder.Record, opt encoder.EncodeOptions) (encoder.EncodeResult, error)
+	// WaitForRemoval returns once the reader's slot is empty.
+	WaitForRemoval(ctx context.Context) error
+}
+
+// CardPrinter is the station's printer (printer.Client): Submit returns the job id before the
+// station watches the job, so that the id is recorded first.
+type CardPrinter interface {
+	Status(ctx context.Context) (*printer.PrinterStatus, error)
+	Submit(ctx context.Context, doc printer.Document) (int, error)
+	Watch(ctx context.Context, jobID int, onFault func(printer.Fault)) (*printer.JobResult, error)
+	JobState(ctx context.Context, jobID int) (*printer.JobResult, error)
+}
+
+// CardTransport moves cards through the printer: a blank to the coupler, the card to the output
+// hopper or the reject tray. Real printers reach it through their vendor's commands; the virtual
+// station through encoder.VirtualTransport.
+type CardTransport interface {
+	FeedBlank(ctx context.Context) error
+	EjectOutput(ctx context.Context) error
+	EjectReject(ctx context.Context) error
+}
+
+// StationMetrics hears what a station does (throughput and faults). Optional.
+type StationMetrics interface {
+	CardProduced(station string, took time.Duration)
+	CardSpoiled(station, reason string)
+	StationFault(station, fault string)
+}
+
+// CardProducedEvent says a card is in the output tray with a good chip.
+type CardProducedEvent struct {
+	Type       string    `json:"type"`
+	CardNumber string    `json:"card_number"`
+	OrderID    string    `json:"order_id"`
+	Station    string    `json:"station"`
+	ChipUID    string    `json:"chip_uid"`
+	Attempt    int       `json:"attempt"`
+	ProducedAt time.Time `json:"produced_at"`
+}
+
+// CardSpoiledEvent says a card went to the reject tray; Remade says whether it is queued again.
+type CardSpoiledEvent struct {
+	Type       string    `json:"type"`
+	CardNumber string    `json:"card_number"`
+	OrderID    string    `json:"order_id"`
+	Station    string    `json:"station"`
+	ChipUID    string    `json:"chip_uid,omitempty"`
+	Attempt    int       `json:"attempt"`
+	Reason     string    `json:"reason"`
+	Remade     bool      `json:"remade"`
+	SpoiledAt  time.Time `json:"spoiled_at"`
+}
+
+// StationWorker runs one station. Rule: one worker per station name at a time across all
+// instances (a session advisory lock); the work of a dead instance's station is resolved by the
+// next worker of that name.
+type StationWorker struct {
+	Config    StationConfig
+	Store     *Store
+	Bus       *bus.Bus
+	Encoder   ChipEncoder
+	Printer   CardPrinter
+	Transport CardTransport
+	Renderer  *printer.Renderer
+	Zone      *time.Location // for expiry dates [Oslo]
+	Log       *slog.Logger
+	Metrics   StationMetrics
+	// Poll is how long an idle or parked worker waits before looking again [500 ms].
+	Poll time.Duration
+	Now  func() time.Time
+
+	// afterStep, in tests, hears each step recorded (the crash test exits there).
+	afterStep func(step string)
+
+	front, back *image.RGBA // rendered into card after card
+}
+
+func (w *StationWorker) actor() string { return "station:" + w.Config.Name }
+
+func (w *StationWorker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func (w *StationWorker) step(s string) {
+	if w.afterStep != nil {
+		w.afterStep(s)
+	}
+}
+
+// stationFault marks an error that parks the station rather than spoiling the card.
+type stationFault struct{ err error }
+
+func (f *stationFault) Error() string { return f.err.Error() }
+func (f *stationFault) Unwrap() error { return f.err }
+
+func fault(err error) error { return &stationFault{err} }
+
+// Run registers the station and works until ctx ends. It returns nil when ctx ends.
+func (w *StationWorker) Run(ctx context.Context) error {
+	if err := w.Config.Validate(); err != nil {
+		return err
+	}
+	if w.Config.MaxAttempts == 0 {
+		w.Config.MaxAttempts = DefaultMaxAttempts
+	}
+	if w.Poll == 0 {
+		w.Poll = 500 * time.Millisecond
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+	w.Log = w.Log.With("station", w.Config.Name)
+	if w.Zone == nil {
+		cal, err := NewBusinessDays()
+		if err != nil {
+			return err
+		}
+		w.Zone = cal.Zone()
+	}
+	if err := w.Bus.InitTopics(ctx, StationConsumerGroup, TopicCardsProduced, TopicCardsSpoiled); err != nil {
+		return fmt.Errorf("station %s: %w", w.Config.Name, err)
+	}
+	conn, err := w.Store.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("station %s: acquire lock connection: %w", w.Config.Name, err)
+	}
+	defer conn.Release()
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", stationLockKey(w.Config.Name)).Scan(&got); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("station %s: take lock: %w", w.Config.Name, err)
+		}
+		if got {
+			break
+		}
+		w.Log.Info("another instance runs this station; waiting")
+		if !sleep(ctx, 5*w.Poll) {
+			return nil
+		}
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", stationLockKey(w.Config.Name))
+	if err := w.register(ctx); err != nil {
+		return err
+	}
+	w.front, w.back = printer.NewFace(), printer.NewFace()
+	// A card the last run left at the coupler (or one that vanished with a crashed process and
+	// that the reader has not noticed yet) must be gone before the first blank is fed, or the
+	// encoder would talk to a card that is no longer there.
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	if err := w.Encoder.WaitForRemoval(wctx); err != nil && ctx.Err() == nil {
+		w.Log.Warn("a card is still at the coupler; the first card will be fed after it", "err", err)
+	}
+	cancel()
+	w.Log.Info("station worker started", "printer", w.Config.PrinterURI, "reader", w.Config.Reader, "types", w.Config.CardTypes)
+	for ctx.Err() == nil {
+		worked, err := w.once(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			var sf *stationFault
+			if errors.As(err, &sf) {
+				w.park(ctx, err)
+			} else {
+				w.Log.Error("station step failed", "err", err)
+			}
+		}
+		if !worked && !sleep(ctx, w.Poll) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+func stationLockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("cardline/station/" + name))
+	return int64(h.Sum64())
+}
+
+// register writes the station's configuration; a parked station stays parked.
+func (w *StationWorker) register(ctx context.Context) error {
+	types := make([]string, len(w.Config.CardTypes))
+	for i, t := range w.Config.CardTypes {
+		types[i] = string(t)
+	}
+	_, err := w.Store.pool.Exec(ctx, `INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO UPDATE SET printer_uri = $2, reader = $3, card_types = $4, updated_at = now()`,
+		w.Config.Name, w.Config.PrinterURI, w.Config.Reader, types)
+	if err != nil {
+		return fmt.Errorf("register station %s: %w", w.Config.Name, err)
+	}
+	return nil
+}
+
+// once resolves what the station left in production, then takes one card through the line. It
+// reports whether it did anything.
+func (w *StationWorker) once(ctx context.Context) (bool, error) {
+	var state StationState
+	if err := w.Store.pool.QueryRow(ctx, "SELECT state FROM stations WHERE name = $1", w.Config.Name).Scan(&state); err != nil {
+		return false, fmt.Errorf("station %s: read state: %w", w.Config.Name, err)
+	}
+	if state == StationParked {
+		return false, nil
+	}
+	if err := w.Recover(ctx); err != nil {
+		return false, err
+	}
+	c, err := w.claim(ctx)
+	if err != nil || c == nil {
+		return false, err
+	}
+	return true, w.produce(ctx, c)
+}
+
+// inFlight is a card on this station with its open attempt.
+type inFlight struct {
+	Number    CardNumber
+	OrderID   string
+	CardType  CardType
+	AttemptID int64
+	Attempt   int
+	Step      string
+	ChipUID   []byte
+	JobID     int
+	Started   time.Time
+}
+
+func (f *inFlight) log(l *slog.Logger) *slog.Logger {
+	return l.With("card", string(f.Number), "attempt", f.Attempt)
+}
+
+// claimQuery takes the next card of a started batch of the station's types. SKIP LOCKED: two
+// workers never take the same card and never wait for each other.
+// TODO: switch to Store.ClaimNextCard once the batch side exports it.
+const claimQuery = `SELECT c.card_number, c.order_id, c.card_type FROM cards c JOIN print_batches b USING (batch_id)
+	WHERE c.state = 'queued' AND b.state = 'started' AND c.card_type = ANY($1) AND c.hold IS NULL
+	ORDER BY b.at_risk DESC, b.earliest_dispatch_by NULLS LAST, b.batch_id, c.batch_position
+	LIMIT 1 FOR UPDATE OF c SKIP LOCKED`
+
+// claim takes the next card in one short transaction: card in_production with its expiry set and
+// the station noted, attempt opened, order in_production.
+func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
+	types := make([]string, len(w.Config.CardTypes))
+	for i, t := range w.Config.CardTypes {
+		types[i] = string(t)
+	}
+	var f *inFlight
+	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
+		var c inFlight
+		err := tx.QueryRow(ctx, claimQuery, types).Scan(&c.Number, &c.OrderID, &c.CardType)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("claim a card: %w", err)
+		}
+		now := w.now()
+		if _, err := TransitionCard(ctx, tx, c.Number, CardInProduction, w.actor(), "taken by station "+w.Config.Name); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE cards SET expiry = coalesce(expiry, $2), station = $3 WHERE card_number = $1",
+			string(c.Number), ExpiryFor(now, w.Zone).Format(time.DateOnly), w.Config.Name); err != nil {
+			return fmt.Errorf("card %s: set expiry: %w", c.Number, err)
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO card_attempts (card_number, attempt, station, step, printer_uri)
+			VALUES ($1, (SELECT coalesce(max(attempt), 0) + 1 FROM card_attempts WHERE card_number = $1), $2, $3, $4)
+			RETURNING attempt_id, attempt, started_at`, string(c.Number), w.Config.Name, stepClaimed, w.Config.PrinterURI).
+			Scan(&c.AttemptID, &c.Attempt, &c.Started); err != nil {
+			return fmt.Errorf("card %s: open attempt: %w", c.Number, err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE stations SET state = 'working', updated_at = now() WHERE name = $1", w.Config.Name); err != nil {
+			return fmt.Errorf("station %s: set working: %w", w.Config.Name, err)
+		}
+		var ostate OrderState
+		if err := tx.QueryRow(ctx, "SELECT state FROM orders WHERE order_id = $1", c.OrderID).Scan(&ostate); err != nil {
+			return fmt.Errorf("order %s: read state: %w", c.OrderID, err)
+		}
+		if ostate == OrderAccepted || ostate == OrderProduced {
+			if err := TransitionOrder(ctx, tx, c.OrderID, OrderInProduction, w.actor(), "card "+string(c.Number)+" in production"); err != nil {
+				return err
+			}
+		}
+		c.Step = stepClaimed
+		f = &c
+		return nil
+	})
+	if err != nil || f == nil {
+		return nil, err
+	}
+	f.log(w.Log).Info("card claimed")
+	w.step(stepClaimed)
+	return f, nil
+}
+
+// setStep records that the card reached step (and the chip or job, when known).
+func (w *StationWorker) setStep(ctx context.Context, f *inFlight, step string) error {
+	_, err := w.Store.pool.Exec(ctx, `UPDATE card_attempts SET step = $2, print_job_id = nullif($3, 0) WHERE attempt_id = $1`,
+		f.AttemptID, step, f.JobID)
+	if err != nil {
+		return fmt.Errorf("card %s: record step %s: %w", f.Number, step, err)
+	}
+	f.Step = step
+	w.step(step)
+	return nil
+}
+
+// produce takes a claimed card from blank to output tray (or reject tray).
+func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
+	log := f.log(w.Log)
+	c, o, err := w.Store.Card(ctx, f.Number)
+	if err != nil {
+		return err
+	}
+	rec, face, tracks, err := cardData(c, o)
+	if err == nil {
+		err = w.Renderer.RenderInto(face, w.front, w.back)
+	}
+	if err != nil {
+		// The card's data cannot go on plastic: no blank is used; an operator must look.
+		return w.spoil(ctx, f, fmt.Sprintf("card data: %v", err), false, true)
+	}
+
+	if err := w.Transport.FeedBlank(ctx); err != nil {
+		return fault(fmt.Errorf("card %s: %w", f.Number, err))
+	}
+	if err := w.setStep(ctx, f, stepFed); err != nil {
+		return err
+	}
+
+	res, err := w.Encoder.Encode(ctx, rec, encoder.EncodeOptions{})
+	if err != nil {
+		if errors.Is(err, encoder.ErrReaderGone) || errors.Is(err, encoder.ErrServiceGone) || ctx.Err() != nil {
+			return fault(err)
+		}
+		f.ChipUID = res.UID
+		log.Warn("chip failed", "err", err)
+		return w.reject(ctx, f, "chip: "+err.Error())
+	}
+	f.ChipUID = res.UID
+	if err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO card_chips (uid, card_number, attempt_id, state) VALUES ($1, $2, $3, 'good')`,
+			res.UID, string(f.Number), f.AttemptID); err != nil {
+			return fmt.Errorf("card %s: record chip %X: %w", f.Number, res.UID, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = $2, chip_uid = $3 WHERE attempt_id = $1`, f.AttemptID, stepEncoded, res.UID); err != nil {
+			return fmt.Errorf("card %s: record step: %w", f.Number, err)
+		}
+		_, err := TransitionCard(ctx, tx, f.Number, CardEncoded, w.actor(), fmt.Sprintf("chip %X", res.UID))
+		return err
+	}); err != nil {
+		return err
+	}
+	f.Step = stepEncoded
+	w.step(stepEncoded)
+
+	// Printer faults are judged by how the job ends, not by the status before it: a printer
+	// reports a fault until its next job starts, however long ago it was cleared.
+	st, err := w.Printer.Status(ctx)
+	if err != nil {
+		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
+	}
+	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), Front: w.front, Back: w.back,
+		Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
+	if err != nil {
+		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
+	}
+	if err := w.setStep(ctx, f, stepPrintSubmitting); err != nil {
+		return err
+	}
+	f.JobID, err = w.Printer.Submit(ctx, doc)
+	if err != nil {
+		return fault(fmt.Errorf("card %s: %w", f.Number, err))
+	}
+	if err := w.setStep(ctx, f, stepPrintSubmitted); err != nil {
+		return err
+	}
+	wctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	job, err := w.Printer.Watch(wctx, f.JobID, func(pf printer.Fault) {
+		if pf.Kind != printer.FaultMediaEmpty && pf.Kind != printer.FaultOffline {
+			return // other faults end the job (aborted), which decides below
+		}
+		// A job waiting for an operator (cards to refill): give it up and park, unless the fault
+		// was a stale report that is gone a moment later.
+		go func() {
+			if !sleep(wctx, time.Second) {
+				return
+			}
+			if st, err := w.Printer.Status(wctx); err != nil || parkingFault(st.Faults) != nil {
+				stop(fmt.Errorf("printer: %s", pf))
+			}
+		}()
+	})
+	if cause := context.Cause(wctx); err != nil && cause != nil && ctx.Err() == nil {
+		return fault(fmt.Errorf("card %s: job %d given up: %w", f.Number, f.JobID, cause))
+	}
+	var je *printer.JobError
+	switch {
+	case errors.As(err, &je):
+		rerr := w.reject(ctx, f, "print: "+je.Error())
+		if pf := parkingFault(je.Result.Faults); pf != nil {
+			return errors.Join(rerr, fault(fmt.Errorf("printer: %s", pf)))
+		}
+		return rerr
+	case err != nil:
+		return fault(fmt.Errorf("card %s: %w", f.Number, err))
+	}
+	if err := w.printed(ctx, f, job); err != nil {
+		return err
+	}
+	if err := w.Transport.EjectOutput(ctx); err != nil {
+		return fault(fmt.Errorf("card %s: eject to output: %w", f.Number, err))
+	}
+	return w.produced(ctx, f)
+}
+
+// parksStation says whether a printer fault needs an operator before the next card. The kind
+// decides, not the severity: printers report these with any suffix while they print.
+func parksStation(f printer.Fault) bool {
+	switch f.Kind {
+	case printer.FaultMediaEmpty, printer.FaultRibbonEmpty, printer.FaultDoorOpen, printer.FaultOffline:
+		return true
+	}
+	return false
+}
+
+func parkingFault(fs []printer.Fault) *printer.Fault {
+	for i := range fs {
+		if parksStation(fs[i]) {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+// printed records that the print job completed.
+func (w *StationWorker) printed(ctx context.Context, f *inFlight, job *printer.JobResult) error {
+	if err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = $2 WHERE attempt_id = $1`, f.AttemptID, stepPrinted); err != nil {
+			return fmt.Errorf("card %s: record step: %w", f.Number, err)
+		}
+		_, err := TransitionCard(ctx, tx, f.Number, CardPrinted, w.actor(), fmt.Sprintf("job %d completed", job.JobID))
+		return err
+	}); err != nil {
+		return err
+	}
+	f.Step = stepPrinted
+	w.step(stepPrinted)
+	return nil
+}
+
+// produced records the card in the output tray: attempt closed, blank used, CardProduced, and
+// the order produced when this was its last card.
+func (w *StationWorker) produced(ctx context.Context, f *inFlight) error {
+	now := w.now()
+	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
+		if _, err := TransitionCard(ctx, tx, f.Number, CardProduced, w.actor(), "in the output tray"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = 'ejected', outcome = 'produced', ended_at = now() WHERE attempt_id = $1`, f.AttemptID); err != nil {
+			return fmt.Errorf("card %s: close attempt: %w", f.Number, err)
+		}
+		if err := w.leave(ctx, tx, f, "produced"); err != nil {
+			return err
+		}
+		var left int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM cards WHERE order_id = $1 AND state NOT IN ('produced', 'dispatched', 'blocked')`,
+			f.OrderID).Scan(&left); err != nil {
+			return fmt.Errorf("order %s: count cards left: %w", f.OrderID, err)
+		}
+		if left == 0 {
+			if err := TransitionOrder(ctx, tx, f.OrderID, OrderProduced, w.actor(), "every card produced"); err != nil {
+				return err
+			}
+		}
+		return w.publish(ctx, tx, TopicCardsProduced, f.OrderID, CardProducedEvent{Type: "CardProduced", CardNumber: string(f.Number),
+			OrderID: f.OrderID, Station: w.Config.Name, ChipUID: fmt.Sprintf("%X", f.ChipUID), Attempt: f.Attempt, ProducedAt: now})
+	})
+	if err != nil {
+		return err
+	}
+	f.log(w.Log).Info("card produced", "uid", fmt.Sprintf("%X", f.ChipUID), "took", now.Sub(f.Started))
+	if w.Metrics != nil {
+		w.Metrics.CardProduced(w.Config.Name, now.Sub(f.Started))
+	}
+	w.step("produced")
+	return nil
+}
+
+// leave books the blank used and frees the card from the station.
+func (w *StationWorker) leave(ctx context.Context, tx pgx.Tx, f *inFlight, kind string) error {
+	if kind != "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO blank_stock (station, card_type, kind, quantity, card_number, by) VALUES ($1, $2, $3, 1, $4, $5)`,
+			w.Config.Name, string(f.CardType), kind, string(f.Number), w.actor()); err != nil {
+			return fmt.Errorf("card %s: book blank: %w", f.Number, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "UPDATE cards SET station = NULL WHERE card_number = $1", string(f.Number)); err != nil {
+		return fmt.Errorf("card %s: leave station: %w", f.Number, err)
+	}
+	_, err := tx.Exec(ctx, `UPDATE stations SET state = CASE WHEN state = 'parked' THEN state ELSE 'idle' END,
+		parked_card = CASE WHEN parked_card = $2 THEN NULL ELSE parked_card END, updated_at = now() WHERE name = $1`, w.Config.Name, string(f.Number))
+	if err != nil {
+		return fmt.Errorf("station %s: set idle: %w", w.Config.Name, err)
+	}
+	return nil
+}
+
+// reject sends the card at the coupler to the reject tray and spoils it. A transport that cannot
+// eject parks the station after the card is recorded spoiled.
+func (w *StationWorker) reject(ctx context.Context, f *inFlight, reason string) error {
+	eerr := w.Transport.EjectReject(ctx)
+	if err := w.spoil(ctx, f, reason, true, false); err != nil {
+		return err
+	}
+	if eerr != nil {
+		return fault(fmt.Errorf("card %s: eject to reject tray: %w", f.Number, eerr))
+	}
+	return nil
+}
+
+// spoil records a card in the reject tray: chip void, attempt closed with reason, card spoiled and
+// remade (queued) unless it used its attempts or hold says an operator must look.
+func (w *StationWorker) spoil(ctx context.Context, f *inFlight, reason string, blankUsed, hold bool) error {
+	now := w.now()
+	remade := false
+	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE card_chips SET state = 'void', voided_at = now(), reason = $2 WHERE card_number = $1 AND state = 'good'`,
+			string(f.Number), reason); err != nil {
+			return fmt.Errorf("card %s: void chip: %w", f.Number, err)
+		}
+		if len(f.ChipUID) > 0 {
+			// A chip that failed before it was recorded good is recorded void, so its UID is known.
+			if _, err := tx.Exec(ctx, `INSERT INTO card_chips (uid, card_number, attempt_id, state, voided_at, reason)
+				SELECT $1, $2, $3, 'void', now(), $4 WHERE NOT EXISTS (SELECT 1 FROM card_chips WHERE attempt_id = $3 AND uid = $1)`,
+				f.ChipUID, string(f.Number), f.AttemptID, reason); err != nil {
+				return fmt.Errorf("card %s: record void chip: %w", f.Number, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET outcome = 'spoiled', reason = $2, ended_at = now() WHERE attempt_id = $1`,
+			f.AttemptID, reason); err != nil {
+			return fmt.Errorf("card %s: close attempt: %w", f.Number, err)
+		}
+		if _, err := TransitionCard(ctx, tx, f.Number, CardSpoiled, w.actor(), reason); err != nil {
+			return err
+		}
+		kind := ""
+		if blankUsed {
+			kind = "spoiled"
+		}
+		if err := w.leave(ctx, tx, f, kind); err != nil {
+			return err
+		}
+		var spoiled int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND outcome = 'spoiled'`,
+			string(f.Number)).Scan(&spoiled); err != nil {
+			return fmt.Errorf("card %s: count attempts: %w", f.Number, err)
+		}
+		if !hold && spoiled < w.Config.MaxAttempts {
+			if _, err := TransitionCard(ctx, tx, f.Number, CardQueued, w.actor(), "remake on a new blank"); err != nil {
+				return err
+			}
+			remade = true
+		} else {
+			why := reason
+			if !hold {
+				why = fmt.Sprintf("spoiled %d times; last: %s", spoiled, reason)
+			}
+			if _, err := tx.Exec(ctx, "UPDATE cards SET hold = $2 WHERE card_number = $1", string(f.Number), why); err != nil {
+				return fmt.Errorf("card %s: hold: %w", f.Number, err)
+			}
+		}
+		uid := ""
+		if len(f.ChipUID) > 0 {
+			uid = fmt.Sprintf("%X", f.ChipUID)
+		}
+		return w.publish(ctx, tx, TopicCardsSpoiled, f.OrderID, CardSpoiledEvent{Type: "CardSpoiled", CardNumber: string(f.Number),
+			OrderID: f.OrderID, Station: w.Config.Name, ChipUID: uid, Attempt: f.Attempt, Reason: reason, Remade: remade, SpoiledAt: now})
+	})
+	if err != nil {
+		return err
+	}
+	f.log(w.Log).Warn("card spoiled", "reason", reason, "remade", remade)
+	if w.Metrics != nil {
+		w.Metrics.CardSpoiled(w.Config.Name, reason)
+	}
+	w.step("spoiled")
+	return nil
+}
+
+func (w *StationWorker) publish(ctx context.Context, tx pgx.Tx, topic, orderID string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode %T event: %w", payload, err)
+	}
+	m := message.NewMessage(watermill.NewUUID(), b)
+	m.Metadata.Set("order_id", orderID)
+	return w.Bus.PublishTx(ctx, tx, topic, m)
+}
+
+// park stops the station with its fault and in-flight card until an operator clears it.
+func (w *StationWorker) park(ctx context.Context, cause error) {
+	_, err := w.Store.pool.Exec(ctx, `UPDATE stations SET state = 'parked', fault = $2,
+		parked_card = (SELECT card_number FROM cards WHERE station = $1 LIMIT 1), updated_at = now() WHERE name = $1`,
+		w.Config.Name, cause.Error())
+	if err != nil {
+		w.Log.Error("park station", "fault", cause, "err", err)
+		return
+	}
+	if err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
+		return audit(ctx, tx, w.actor(), "station", w.Config.Name, "", string(StationParked), cause.Error())
+	}); err != nil {
+		w.Log.Error("audit park", "err", err)
+	}
+	w.Log.Error("station parked", "fault", cause)
+	if w.Metrics != nil {
+		w.Metrics.StationFault(w.Config.Name, cause.Error())
+	}
+}
+
+// Recover resolves every card this station left in production: produced if its print job
+// completed at the printer and its chip was recorded good, else voided and remade. A printer that
+// cannot say how a job ended is a station fault: the card stays until it can.
+func (w *StationWorker) Recover(ctx context.Context) error {
+	rows, err := w.Store.pool.Query(ctx, `SELECT c.card_number, c.order_id, c.card_type, a.attempt_id, a.attempt, a.step,
+		a.chip_uid, coalesce(a.print_job_id, 0), a.started_at
+		FROM cards c JOIN card_attempts a ON a.card_number = c.card_number AND a.outcome IS NULL
+		WHERE c.station = $1 AND c.state IN ('in_production', 'encoded', 'printed') ORDER BY a.attempt_id`, w.Config.Name)
+	if err != nil {
+		return fmt.Errorf("station %s: find cards left in production: %w", w.Config.Name, err)
+	}
+	left, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inFlight, error) {
+		var f inFlight
+		err := r.Scan(&f.Number, &f.OrderID, &f.CardType, &f.AttemptID, &f.Attempt, &f.Step, &f.ChipUID, &f.JobID, &f.Started)
+		return f, err
+	})
+	if err != nil {
+		return fmt.Errorf("station %s: find cards left in production: %w", w.Config.Name, err)
+	}
+	for i := range left {
+		if err := w.resolve(ctx, &left[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
+	log := f.log(w.Log).With("step", f.Step, "job", f.JobID)
+	var state CardState
+	if err := w.Store.pool.QueryRow(ctx, "SELECT state FROM cards WHERE card_number = $1", string(f.Number)).Scan(&state); err != nil {
+		return fmt.Errorf("card %s: read state: %w", f.Number, err)
+	}
+	if f.JobID != 0 && len(f.ChipUID) > 0 {
+		job, err := w.Printer.JobState(ctx, f.JobID)
+		if err != nil {
+			return fault(fmt.Errorf("card %s: ask printer about job %d: %w", f.Number, f.JobID, err))
+		}
+		if job.State == "pending" || job.State == "processing" || job.State == "pending-held" || job.State == "processing-stopped" {
+			log.Info("recovery: waiting for the job to end", "state", job.State)
+			if job, err = w.Printer.Watch(ctx, f.JobID, nil); err != nil && !errors.As(err, new(*printer.JobError)) {
+				return fault(fmt.Errorf("card %s: watch job %d: %w", f.Number, f.JobID, err))
+			}
+		}
+		if job.State == "completed" {
+			if state == CardEncoded {
+				if err := w.printed(ctx, f, job); err != nil {
+					return err
+				}
+			}
+			if err := w.Transport.EjectOutput(ctx); err != nil {
+				log.Warn("recovery: no card to eject to output (the transport lost it)", "err", err)
+			}
+			log.Info("recovery: job completed, chip good: produced")
+			return w.produced(ctx, f)
+		}
+	}
+	if err := w.Transport.EjectReject(ctx); err != nil {
+		log.Warn("recovery: no card to eject to the reject tray", "err", err)
+	}
+	log.Info("recovery: card not finished: voided and remade")
+	return w.spoil(ctx, f, fmt.Sprintf("left at step %s by an interrupted station", f.Step), f.Step != stepClaimed, false)
+}
+
+// cardData is what goes on the chip, the face and the stripe of a stored card.
+func cardData(c *Card, o *Order) (encoder.Record, *printer.Face, encoder.Tracks, error) {
+	rec := encoder.Record{GivenName: c.Holder.GivenName, FamilyName: c.Holder.FamilyName, BirthDate: c.Holder.BirthDate,
+		Gender: string(c.Holder.Gender), OrgNumber: o.OrgNumber, OrgName: o.CompanyName, CardNumber: string(c.Number),
+		Expiry: c.Expiry, CardType: string(o.CardType)}
+	if err := rec.Validate(); err != nil {
+		return rec, nil, encoder.Tracks{}, err
+	}
+	face, err := CardFace(c, o)
+	if err != nil {
+		return rec, nil, encoder.Tracks{}, err
+	}
+	tracks, err := encoder.EncodeStripe(encoder.Stripe{OrgNumber: o.OrgNumber, CardNumber: string(c.Number)})
+	return rec, face, tracks, err
+}
+
+// CardFace is the face the printer prints for a stored card. A card not yet in production has no
+// expiry: the face shows the one it would get if production started now (ExpiryFor in Oslo).
+func CardFace(c *Card, o *Order) (*printer.Face, error) {
+	if len(c.Photo.JPEG) == 0 {
+		return nil, fmt.Errorf("card %s: its photo is gone (deleted after dispatch)", c.Number)
+	}
+	photo, err := c.Photo.Decode()
+	if err != nil {
+		return nil, fmt.Errorf("card %s: %w", c.Number, err)
+	}
+	expiry := c.Expiry
+	if expiry.IsZero() {
+		cal, err := NewBusinessDays()
+		if err != nil {
+			return nil, err
+		}
+		expiry = ExpiryFor(time.Now(), cal.Zone())
+	}
+	return &printer.Face{
+		CardType:   printer.CardType(o.CardType),
+		GivenName:  c.Holder.GivenName,
+		FamilyName: c.Holder.FamilyName,
+		BirthDate:  c.Holder.BirthDate,
+		Expiry:     expiry,
+		OrgNumber:  o.OrgNumber,
+		OrgName:    o.CompanyName,
+		CardNumber: string(c.Number),
+		Photo:      photo,
+	}, nil
+}
+
+// StationStatus is one line of `cardline station list`.
+type StationStatus struct {
+	Name       string
+	PrinterURI string
+	Reader     string
+	CardTypes  []string
+	State      StationState
+	Fault      string
+	ParkedCard string
+	UpdatedAt  time.Time
+	Produced   int // cards produced on this station
+	Spoiled    int // attempts spoiled on this station
+}
+
+// Stations lists the stations with their state and counts.
+func (s *Store) Stations(ctx context.Context) ([]StationStatus, error) {
+	rows, err := s.pool.Query(ctx, `SELECT s.name, s.printer_uri, s.reader, s.card_types, s.state, coalesce(s.fault, ''),
+		coalesce(s.parked_card, ''), s.updated_at,
+		(SELECT count(*) FROM card_attempts a WHERE a.station = s.name AND a.outcome = 'produced'),
+		(SELECT count(*) FROM card_attempts a WHERE a.station = s.name AND a.outcome = 'spoiled')
+		FROM stations s ORDER BY s.name`)
+	if err != nil {
+		return nil, fmt.Errorf("list stations: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StationStatus, error) {
+		var st StationStatus
+		err := r.Scan(&st.Name, &st.PrinterURI, &st.Reader, &st.CardTypes, &st.State, &st.Fault, &st.ParkedCard, &st.UpdatedAt,
+			&st.Produced, &st.Spoiled)
+		return st, err
+	})
+}
+
+// ClearStation is the operator's word that a parked station's fault is fixed: its worker
+// resolves the card it was parked with (produced if the printer completed it, else remade) and
+// takes cards again.
+func (s *Store) ClearStation(ctx context.Context, name, actor string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var state StationState
+		var fault *string
+		err := tx.QueryRow(ctx, "SELECT state, fault FROM stations WHERE name = $1 FOR UPDATE", name).Scan(&state, &fault)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("station %s: no such station", name)
+		}
+		if err != nil {
+			return fmt.Errorf("station %s: read state: %w", name, err)
+		}
+		if state != StationParked {
+			return fmt.Errorf("station %s is %s, not parked", name, state)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE stations SET state = 'idle', fault = NULL, parked_card = NULL, updated_at = now() WHERE name = $1`, name); err != nil {
+			return fmt.Errorf("station %s: clear: %w", name, err)
+		}
+		reason := "cleared"
+		if fault != nil {
+			reason = "cleared: " + *fault
+		}
+		return audit(ctx, tx, actor, "station", name, string(StationParked), string(StationIdle), reason)
+	})
+}

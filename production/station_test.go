@@ -1,0 +1,449 @@
+package production
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"cardline/encoder"
+	"cardline/internal/testsupport"
+	"cardline/printer"
+)
+
+// station is one station's real parts for a test: a vpcd slot of the test binary's private
+// pcscd with the virtual transport, and an ippeveprinter.
+type station struct {
+	name      string
+	reader    string
+	slot      *encoder.VirtualReader
+	enc       *encoder.Station
+	transport *encoder.VirtualTransport
+	vp        *printer.VirtualPrinter // nil in a crash-test child: the parent owns the printer
+	client    *printer.Client
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func testLog(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return quietLog()
+}
+
+// openStation connects slot i of the pcscd at vpcdAddr and the printer at printerURI.
+func openStation(t testing.TB, name string, i int, vpcdAddr, printerURI string) *station {
+	t.Helper()
+	reader := [2]string{encoder.VirtualReader0, encoder.VirtualReader1}[i]
+	enc, err := encoder.NewStation(reader, encoder.DevKeys(), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enc.Close() })
+	slot := encoder.NewVirtualReader(vpcdAddr, quietLog())
+	t.Cleanup(slot.Remove)
+	client, err := printer.NewClient(printerURI, printer.ClientOptions{PollInterval: 50 * time.Millisecond, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &station{name: name, reader: reader, slot: slot, enc: enc, transport: encoder.NewVirtualTransport(slot, enc), client: client}
+}
+
+// newStation starts a virtual printer and opens slot i of the shared pcscd.
+func newStation(t testing.TB, name string, i int) *station {
+	t.Helper()
+	d := testsupport.SharedPCSCD(t)
+	vp := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{Logger: quietLog()})
+	s := openStation(t, name, i, d.VPCDAddr(i), vp.URI)
+	s.vp = vp
+	return s
+}
+
+func testRenderer(t testing.TB) *printer.Renderer {
+	t.Helper()
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	r, err := printer.NewRenderer(printer.Options{StatusBaseURL: "https://status.example/k", SigningKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (l *line) worker(t testing.TB, s *station, types ...CardType) *StationWorker {
+	if len(types) == 0 {
+		types = []CardType{Construction}
+	}
+	return &StationWorker{
+		Config:    StationConfig{Name: s.name, PrinterURI: s.client.URI(), Reader: s.reader, CardTypes: types},
+		Store:     NewStore(l.pool),
+		Bus:       l.bus,
+		Encoder:   s.enc,
+		Printer:   s.client,
+		Transport: s.transport,
+		Renderer:  testRenderer(t),
+		Log:       testLog(t),
+		Poll:      50 * time.Millisecond,
+	}
+}
+
+// run starts w until the test ends (or the returned stop is called).
+func run(t testing.TB, w *StationWorker) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("station %s: %v", w.Config.Name, err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// seedCards stores orders of the given card type with n cards in all (through intake's own
+// Process) and puts every queued card of that type in one started batch. It returns the numbers.
+func (l *line) seedCards(t testing.TB, typ CardType, perOrder ...int) []CardNumber {
+	t.Helper()
+	ctx := context.Background()
+	if err := l.bus.InitTopics(ctx, IntakeConsumerGroup, OutputTopics...); err != nil {
+		t.Fatal(err)
+	}
+	cal, err := NewBusinessDays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Intake{Bus: l.bus, Log: quietLog(), Now: time.Now,
+		Validator: &Validator{HolderSecret: []byte("test-secret"), Calendar: cal, Now: time.Now}}
+	s := NewSamples(uint64(time.Now().UnixNano()))
+	for i, n := range perOrder {
+		m := s.Order(n, time.Now().Add(-time.Hour))
+		m.OrderID = fmt.Sprintf("S-%d-%d", time.Now().UnixNano()%1e9, i)
+		m.CardType = string(typ)
+		if err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+			out, _, err := in.Process(ctx, tx, m.OrderID, marshal(t, m))
+			if err == nil && out != OutcomeAccepted {
+				err = fmt.Errorf("order %s: %s", m.OrderID, out)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var batch int64
+	if err := l.pool.QueryRow(ctx, `INSERT INTO print_batches (card_type, state, created_by) VALUES ($1, 'started', 'test') RETURNING batch_id`,
+		string(typ)).Scan(&batch); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := l.pool.Query(ctx, `UPDATE cards SET batch_id = $1, batch_position = sub.pos FROM
+		(SELECT card_number, row_number() OVER (ORDER BY card_number) AS pos FROM cards WHERE state = 'queued' AND card_type = $2 AND batch_id IS NULL) sub
+		WHERE cards.card_number = sub.card_number RETURNING cards.card_number`, batch, string(typ))
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers, err := pgx.CollectRows(rows, pgx.RowTo[CardNumber])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return numbers
+}
+
+// waitUntil polls query (a count) until it reaches want.
+func (l *line) waitUntil(t testing.TB, want int, query string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n := l.count(t, query, args...)
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: %d, want %d: %s", n, want, query)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkProducedOnce asserts the rules that hold after any run: every card produced exactly once,
+// one good chip per produced card, no card number on two good chips, one CardProduced event each.
+func (l *line) checkProducedOnce(t testing.TB, cards []CardNumber) {
+	t.Helper()
+	for _, n := range cards {
+		if st := l.count(t, `SELECT count(*) FROM cards WHERE card_number = $1 AND state = 'produced' AND station IS NULL AND expiry IS NOT NULL`, string(n)); st != 1 {
+			t.Errorf("card %s is not produced (with expiry, off the station)", n)
+		}
+		if c := l.count(t, `SELECT count(*) FROM card_chips WHERE card_number = $1 AND state = 'good'`, string(n)); c != 1 {
+			t.Errorf("card %s has %d good chips, want 1", n, c)
+		}
+		if c := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND outcome = 'produced'`, string(n)); c != 1 {
+			t.Errorf("card %s has %d produced attempts, want 1", n, c)
+		}
+	}
+	seen := map[string]int{}
+	for _, e := range l.events(t, TopicCardsProduced) {
+		seen[e["card_number"].(string)]++
+	}
+	for _, n := range cards {
+		if seen[string(n)] != 1 {
+			t.Errorf("card %s: %d CardProduced events, want 1", n, seen[string(n)])
+		}
+	}
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE outcome IS NULL`); n != 0 {
+		t.Errorf("%d attempts left open", n)
+	}
+}
+
+func TestStationProducesCards(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	s := newStation(t, "st1", 0)
+	cards := l.seedCards(t, Construction, 2, 1)
+	run(t, l.worker(t, s))
+	l.waitUntil(t, len(cards), `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	l.checkProducedOnce(t, cards)
+	if n := l.count(t, `SELECT count(*) FROM orders WHERE state = 'produced'`); n != 2 {
+		t.Errorf("%d orders produced, want 2", n)
+	}
+	if n := l.count(t, `SELECT count(*) FROM audit_log WHERE entity = 'order' AND to_state = 'in_production'`); n != 2 {
+		t.Errorf("%d orders went in_production, want 2", n)
+	}
+
+	// Every card in the output tray reads back through the reader as an access system reads it.
+	out := s.transport.Output()
+	if len(out) != len(cards) {
+		t.Fatalf("%d cards in the output tray, want %d", len(out), len(cards))
+	}
+	ctx := context.Background()
+	for i, c := range out {
+		s.slot.Insert(c)
+		if _, err := s.enc.WaitForCard(ctx); err != nil {
+			t.Fatal(err)
+		}
+		res, err := encoder.ReadCard(ctx, s.reader, encoder.DevKeys().Verifier())
+		s.slot.Remove()
+		if err := s.enc.WaitForRemoval(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err != nil {
+			t.Fatalf("output card %d: %v", i, err)
+		}
+		if !res.Record.Verified {
+			t.Errorf("output card %d: signature not verified", i)
+		}
+		n := res.Record.CardNumber
+		if l.count(t, `SELECT count(*) FROM card_chips WHERE card_number = $1 AND uid = $2 AND state = 'good'`, n, res.UID) != 1 {
+			t.Errorf("output card %d: chip %X is not the good chip of card %s", i, res.UID, n)
+		}
+		if l.count(t, `SELECT count(*) FROM cards WHERE card_number = $1 AND expiry = $2`, n, res.Record.Expiry.Format(time.DateOnly)) != 1 {
+			t.Errorf("card %s: chip expiry %s is not the stored one", n, res.Record.Expiry.Format(time.DateOnly))
+		}
+	}
+	// The printer received one job per card, named by its number, with the stripe's tracks.
+	for i := 1; i <= len(cards); i++ {
+		j, err := s.vp.Job(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := j.Attributes["IPP_JOB_NAME"]
+		if l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND print_job_id IS NOT NULL`, name) != 1 {
+			t.Errorf("job %d is named %q, not a produced card's number", i, name)
+		}
+		if !strings.Contains(j.Attributes["IPP_X_CARDLINE_MAGNETIC_TRACKS"], name) || len(j.Document) == 0 {
+			t.Errorf("job %d: no document or no tracks with the card number: %v", i, j.Attributes)
+		}
+	}
+	if n := l.count(t, `SELECT coalesce(sum(quantity), 0) FROM blank_stock WHERE kind = 'produced' AND station = 'st1'`); n != len(cards) {
+		t.Errorf("%d blanks booked produced, want %d", n, len(cards))
+	}
+}
+
+// A chip that does not take its data and a print job that jams each send the card to the reject
+// tray: its chip is void, the card is remade on a new blank under the same number.
+func TestStationRemakesFailedCards(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	s := newStation(t, "st1", 0)
+	cards := l.seedCards(t, Construction, 2)
+	s.transport.QueueFaults(encoder.Faults{LoseWrite: 3}) // first blank: a write that does not stick
+	w := l.worker(t, s)
+	jammed := false
+	w.afterStep = func(step string) {
+		// The second card's first job jams.
+		if step == stepEncoded && !jammed && l.count(t, `SELECT count(*) FROM cards WHERE state = 'produced'`) == 1 {
+			jammed = true
+			if err := s.vp.SetFault("jam"); err != nil {
+				t.Error(err)
+			}
+		}
+		if step == stepPrintSubmitted && jammed {
+			go func() { time.Sleep(300 * time.Millisecond); s.vp.SetFault("") }()
+		}
+	}
+	run(t, w)
+	l.waitUntil(t, len(cards), `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	l.checkProducedOnce(t, cards)
+
+	spoiled := l.events(t, TopicCardsSpoiled)
+	if len(spoiled) != 2 {
+		t.Fatalf("%d CardSpoiled events, want 2: %v", len(spoiled), spoiled)
+	}
+	if r := spoiled[0]["reason"].(string); !strings.Contains(r, "chip") || spoiled[0]["remade"] != true {
+		t.Errorf("first spoil: %v", spoiled[0])
+	}
+	if r := spoiled[1]["reason"].(string); !strings.Contains(r, "jam") || spoiled[1]["remade"] != true {
+		t.Errorf("second spoil: %v", spoiled[1])
+	}
+	for _, e := range spoiled {
+		n := e["card_number"].(string)
+		if l.count(t, `SELECT count(*) FROM card_chips WHERE card_number = $1 AND state = 'void'`, n) != 1 {
+			t.Errorf("card %s: want its first chip void", n)
+		}
+		if l.count(t, `SELECT count(DISTINCT uid) FROM card_chips WHERE card_number = $1`, n) != 2 {
+			t.Errorf("card %s: want two chips (void and good) with different UIDs", n)
+		}
+	}
+	if n := len(s.transport.Rejects()); n != 2 {
+		t.Errorf("%d cards in the reject tray, want 2", n)
+	}
+	if n := l.count(t, `SELECT coalesce(sum(quantity), 0) FROM blank_stock WHERE kind = 'spoiled'`); n != 2 {
+		t.Errorf("%d blanks booked spoiled, want 2", n)
+	}
+}
+
+// A station whose printer runs out of cards mid-job parks with its card; the other station
+// carries on with the rest; clearing the fault resolves the parked card (its job was given up and
+// canceled, so its chip is voided and it is remade).
+func TestStationParksOnFaultOthersCarryOn(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	a, b := newStation(t, "a", 0), newStation(t, "b", 1)
+	cards := l.seedCards(t, Construction, 4)
+	if err := a.vp.SetFault("media-empty"); err != nil {
+		t.Fatal(err)
+	}
+	stopA := run(t, l.worker(t, a))
+	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE name = 'a' AND state = 'parked'`)
+	run(t, l.worker(t, b))
+	l.waitUntil(t, len(cards)-1, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+
+	ctx := context.Background()
+	stations, err := NewStore(l.pool).Stations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stations) != 2 || stations[0].Name != "a" || stations[0].State != StationParked ||
+		!strings.Contains(stations[0].Fault, "Out of blank cards") || stations[0].ParkedCard == "" {
+		t.Fatalf("stations: %+v, want a parked for media-empty with its card", stations)
+	}
+	parked := stations[0].ParkedCard
+	if n := l.count(t, `SELECT count(*) FROM cards WHERE card_number = $1 AND state = 'encoded' AND station = 'a'`, parked); n != 1 {
+		t.Errorf("parked card %s is not encoded on station a", parked)
+	}
+	if err := a.vp.SetFault(""); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewStore(l.pool).ClearStation(ctx, "a", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUntil(t, len(cards), `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	stopA()
+	l.checkProducedOnce(t, cards)
+	if n := l.count(t, `SELECT count(*) FROM card_chips WHERE card_number = $1 AND state = 'void'`, parked); n != 1 {
+		t.Errorf("parked card %s: %d void chips, want 1", parked, n)
+	}
+	if n := l.count(t, `SELECT count(*) FROM audit_log WHERE entity = 'station' AND entity_id = 'a'`); n != 2 {
+		t.Errorf("%d station audit entries, want park and clear", n)
+	}
+	if err := NewStore(l.pool).ClearStation(ctx, "a", "operator"); err == nil {
+		t.Error("clearing a station that is not parked succeeded")
+	}
+}
+
+// The crash test runs a station worker in a child process (this test binary again) that exits
+// abruptly right after a given step of its first card; the next run resolves what it left.
+const (
+	envStationDB      = "CARDLINE_TEST_STATION_DB"
+	envStationPrinter = "CARDLINE_TEST_STATION_PRINTER"
+	envStationVPCD    = "CARDLINE_TEST_STATION_VPCD"
+	envStationCrash   = "CARDLINE_TEST_STATION_CRASH_AFTER"
+)
+
+func TestStationWorkerProcess(t *testing.T) {
+	url := os.Getenv(envStationDB)
+	if url == "" {
+		t.Skip("runs only as the child of TestStationSurvivesCrashes")
+	}
+	crashAfter := os.Getenv(envStationCrash)
+	l := openLine(t, url)
+	s := openStation(t, "crashy", 0, os.Getenv(envStationVPCD), os.Getenv(envStationPrinter))
+	w := l.worker(t, s)
+	w.Config.MaxAttempts = 10 // one card meets several crashes
+	w.afterStep = func(step string) {
+		if step == crashAfter {
+			os.Exit(crashExitCode)
+		}
+	}
+	stop := run(t, w)
+	l.waitUntil(t, 0, `SELECT count(*) FROM cards WHERE state <> 'produced'`)
+	stop()
+}
+
+func TestStationSurvivesCrashes(t *testing.T) {
+	url := testsupport.Postgres(t)
+	l := openLine(t, url)
+	d := testsupport.SharedPCSCD(t)
+	vp := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{Logger: quietLog()})
+	cards := l.seedCards(t, Construction, 3, 2)
+
+	crashes := []string{stepClaimed, stepFed, stepEncoded, stepPrintSubmitted, stepPrinted, "produced", ""}
+	for _, after := range crashes {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStationWorkerProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), envStationDB+"="+url, envStationPrinter+"="+vp.URI,
+			envStationVPCD+"="+d.VPCDAddr(0), envStationCrash+"="+after)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		switch {
+		case after != "" && errors.As(err, &exit) && exit.ExitCode() == crashExitCode:
+		case after == "" && err == nil:
+		default:
+			t.Fatalf("station (crash after %q): %v\n%s", after, err, out)
+		}
+		t.Logf("crash after %-16q: %d cards produced", after, l.count(t, `SELECT count(*) FROM cards WHERE state = 'produced'`))
+	}
+	l.checkProducedOnce(t, cards)
+	// Crashes before the print job was known left cards that were voided and remade; crashes
+	// after it completed were confirmed produced from the printer's record.
+	spoiled := l.count(t, `SELECT count(*) FROM card_attempts WHERE outcome = 'spoiled' AND reason LIKE 'left at step%'`)
+	if spoiled != 3 {
+		t.Errorf("%d attempts remade after a crash, want 3 (claimed, fed, encoded)", spoiled)
+	}
+	if n := l.count(t, `SELECT count(*) FROM card_chips WHERE state = 'void'`); n != 1 {
+		t.Errorf("%d void chips, want 1 (the card encoded when the station died)", n)
+	}
+	if n := l.count(t, `SELECT count(*) FROM card_attempts a WHERE outcome = 'produced' AND attempt = 4`); n != 1 {
+		t.Errorf("%d cards produced on their 4th attempt, want 1 (the one the first three crashes met)", n)
+		rows, _ := l.pool.Query(context.Background(), `SELECT card_number, attempt, step, coalesce(outcome, ''), coalesce(reason, ''), coalesce(print_job_id, 0) FROM card_attempts ORDER BY attempt_id`)
+		for rows.Next() {
+			var n, step, out, reason string
+			var a, job int
+			rows.Scan(&n, &a, &step, &out, &reason, &job)
+			t.Logf("%s #%d %s %s job %d %s", n, a, step, out, job, reason)
+		}
+	}
+	if n := l.count(t, `SELECT count(*) FROM (SELECT card_number FROM card_chips WHERE state = 'good' GROUP BY card_number HAVING count(*) > 1) x`); n != 0 {
+		t.Errorf("%d card numbers on two good chips", n)
+	}
+}
