@@ -27,7 +27,6 @@ package production
 //     (Get-Jobs by job-name = card number would find it).
 //   - A crash between the transport's feed and recording step fed leaves a blank used but not
 //     booked: the shift-close count reports it as a stock mismatch.
-//   - Station metrics (throughput, faults) go to StationWorker.Metrics; no Prometheus type yet.
 //   - The demo with two virtual stations (StartVirtualStation's two slots, two virtual printers):
 //     cmd/cardline's `station run --virtual` runs one; the demo should run both through serve.
 //   - A reject re-used by an operator (encoder.EncodeOptions.ReuseReject) is not offered.
@@ -147,11 +146,10 @@ type CardTransport interface {
 	EjectReject(ctx context.Context) error
 }
 
-// StationMetrics hears what a station does (throughput and faults). Optional.
+// StationMetrics hears what a station does (throughput and faults); *Metrics is one. Optional.
 type StationMetrics interface {
-	CardProduced(station string, took time.Duration)
-	CardSpoiled(station, reason string)
-	StationFault(station, fault string)
+	StationCard(station, outcome string, took time.Duration)
+	StationFault(station, kind string)
 }
 
 // CardProducedEvent says a card is in the output tray with a good chip.
@@ -372,30 +370,18 @@ func (f *inFlight) log(l *slog.Logger) *slog.Logger {
 	return l.With("card", string(f.Number), "attempt", f.Attempt)
 }
 
-// claimQuery takes the next card of a started batch of the station's types. SKIP LOCKED: two
-// workers never take the same card and never wait for each other.
-// TODO: switch to Store.ClaimNextCard once the batch side exports it.
-const claimQuery = `SELECT c.card_number, c.order_id, c.card_type FROM cards c JOIN print_batches b USING (batch_id)
-	WHERE c.state = 'queued' AND b.state = 'started' AND c.card_type = ANY($1) AND c.hold IS NULL
-	ORDER BY b.at_risk DESC, b.earliest_dispatch_by NULLS LAST, b.batch_id, c.batch_position
-	LIMIT 1 FOR UPDATE OF c SKIP LOCKED`
-
 // claim takes the next card in one short transaction: card in_production with its expiry set and
 // the station noted, attempt opened, order in_production.
 func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
-	types := make([]string, len(w.Config.CardTypes))
-	for i, t := range w.Config.CardTypes {
-		types[i] = string(t)
-	}
 	var f *inFlight
 	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
-		var c inFlight
-		err := tx.QueryRow(ctx, claimQuery, types).Scan(&c.Number, &c.OrderID, &c.CardType)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+		card, err := w.Store.ClaimNextCard(ctx, tx, w.Config.CardTypes)
+		if err != nil || card == nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("claim a card: %w", err)
+		c := inFlight{Number: card.Number, OrderID: card.OrderID}
+		if err := tx.QueryRow(ctx, "SELECT card_type FROM cards WHERE card_number = $1", string(c.Number)).Scan(&c.CardType); err != nil {
+			return fmt.Errorf("card %s: read card type: %w", c.Number, err)
 		}
 		now := w.now()
 		if _, err := TransitionCard(ctx, tx, c.Number, CardInProduction, w.actor(), "taken by station "+w.Config.Name); err != nil {
@@ -624,7 +610,7 @@ func (w *StationWorker) produced(ctx context.Context, f *inFlight) error {
 	}
 	f.log(w.Log).Info("card produced", "uid", fmt.Sprintf("%X", f.ChipUID), "took", now.Sub(f.Started))
 	if w.Metrics != nil {
-		w.Metrics.CardProduced(w.Config.Name, now.Sub(f.Started))
+		w.Metrics.StationCard(w.Config.Name, "produced", now.Sub(f.Started))
 	}
 	w.step("produced")
 	return nil
@@ -725,7 +711,7 @@ func (w *StationWorker) spoil(ctx context.Context, f *inFlight, reason string, b
 	}
 	f.log(w.Log).Warn("card spoiled", "reason", reason, "remade", remade)
 	if w.Metrics != nil {
-		w.Metrics.CardSpoiled(w.Config.Name, reason)
+		w.Metrics.StationCard(w.Config.Name, "spoiled", now.Sub(f.Started))
 	}
 	w.step("spoiled")
 	return nil
@@ -757,7 +743,7 @@ func (w *StationWorker) park(ctx context.Context, cause error) {
 	}
 	w.Log.Error("station parked", "fault", cause)
 	if w.Metrics != nil {
-		w.Metrics.StationFault(w.Config.Name, cause.Error())
+		w.Metrics.StationFault(w.Config.Name, faultKind(cause))
 	}
 }
 
@@ -930,4 +916,22 @@ func (s *Store) ClearStation(ctx context.Context, name, actor string) error {
 		}
 		return audit(ctx, tx, actor, "station", name, string(StationParked), string(StationIdle), reason)
 	})
+}
+
+// faultKind names a station fault for metrics.
+func faultKind(err error) string {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, encoder.ErrReaderGone):
+		return "reader-gone"
+	case errors.Is(err, encoder.ErrServiceGone):
+		return "pcscd-gone"
+	case errors.Is(err, printer.ErrOffline):
+		return "printer-offline"
+	case strings.Contains(msg, "blank cards"):
+		return "no-blank"
+	case strings.Contains(msg, "ibbon"):
+		return "ribbon"
+	}
+	return "other"
 }
