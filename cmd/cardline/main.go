@@ -45,6 +45,8 @@ func commands() []command {
 		cardCommandWith(storedFace),
 		shipCommand(),
 		batchCommand(),
+		stationCommand(),
+		stockCommand(),
 	}
 }
 

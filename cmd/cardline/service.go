@@ -31,6 +31,7 @@ type config struct {
 	statusBaseURL string
 	qrKey         string
 	mail          mailConfig
+	stations      stationList // station.go
 }
 
 func (c *config) dbFlags(fs *flag.FlagSet) {
@@ -48,6 +49,7 @@ func (c *config) serviceFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.qrKey, "qr-signing-key", envOr(envQRSigningKey, ""),
 		"Ed25519 seed (64 hex digits) signing the status QR codes on cards and temporary cards (env "+envQRSigningKey+")")
 	c.mail.flags(fs)
+	c.stations.flags(fs)
 }
 
 func (c *config) qrSigningKey() (ed25519.PrivateKey, error) {
@@ -178,6 +180,14 @@ func (s *service) run(ctx context.Context) error {
 			s.log.Error("temporary-card mailer stopped", "err", err)
 		}
 	}()
+	if err := s.cfg.stations.fromEnv(); err != nil {
+		return err
+	}
+	if len(s.cfg.stations) > 0 {
+		if err := runStations(ctx, s, s.cfg.stations, false); err != nil {
+			return err
+		}
+	}
 	s.log.Info("cardline running", "topics_in", production.TopicOrdersApproved)
 	if err := router.Run(ctx); err != nil {
 		return fmt.Errorf("run router: %w", err)
