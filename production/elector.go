@@ -77,6 +77,13 @@ func (e *Elector) IsLeader(ctx context.Context) error {
 	return nil
 }
 
+// Leading reports whether this instance held the lock when it last asked.
+func (e *Elector) Leading() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.leader
+}
+
 // drop forgets a dead connection; its lock went with it.
 func (e *Elector) drop(msg string, err error) {
 	e.log.Warn(msg, "err", err)
