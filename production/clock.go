@@ -261,7 +261,7 @@ const retentionChunk = 500
 // dispatches. The holder key stays too: it is a keyed hash, not the national id, and the
 // one-card-per-employment rule needs it for as long as the card is valid. The order is marked
 // (personal_data_erased_at) so it is done once; runs are chunked and safe in parallel (SKIP LOCKED).
-// A card of an erased order cannot be rendered again (Store.Card fails on its birth date).
+// Store.Card still loads an erased card, with empty names, a zero birth date and no photo.
 func (c *Clock) Retain(ctx context.Context) (*RetentionResult, error) {
 	cutoff := c.clock.Now().Add(-c.cfg.Retention)
 	res := &RetentionResult{}

@@ -169,6 +169,9 @@ func TestClockJobs(t *testing.T) {
 	if n := s.count(t, `SELECT count(*) FROM audit_log WHERE entity_id = ANY($1)`, []string{string(old[0]), string(old[1])}); n != 10 {
 		t.Errorf("%d audit entries of the old cards, want all 10 kept", n)
 	}
+	if c, _, err := s.Card(ctx, old[0]); err != nil || c.Holder.FullName() != " " || !c.Holder.BirthDate.IsZero() || len(c.Photo.JPEG) != 0 {
+		t.Errorf("an erased card as the store loads it: %+v, %v", c, err)
+	}
 	if n := s.count(t, `SELECT count(*) FROM card_photos WHERE card_number = $1`, string(recent[0])); n != 1 {
 		t.Error("the recent order's photo went")
 	}

@@ -277,13 +277,13 @@ func (s *Store) ListUnreadable(ctx context.Context, limit int) ([]UnreadableMess
 func (s *Store) Card(ctx context.Context, n CardNumber) (*Card, *Order, error) {
 	var c Card
 	var o Order
-	var expiry *time.Time
+	var birth, expiry *time.Time // birth date: NULL once retention erased it
 	var replaces *string
 	err := s.pool.QueryRow(ctx, `SELECT c.card_number, c.order_id, c.holder_key, c.given_name, c.family_name, c.birth_date,
 		c.gender, c.replaces_card, c.state, c.expiry, coalesce(p.jpeg, ''::bytea), coalesce(p.width, 0), coalesce(p.height, 0),
 		o.card_type, o.org_number, o.company_name, o.dispatch_by
 		FROM cards c JOIN orders o USING (order_id) LEFT JOIN card_photos p USING (card_number) WHERE c.card_number = $1`, string(n)).
-		Scan(&c.Number, &c.OrderID, &c.Holder.Key, &c.Holder.GivenName, &c.Holder.FamilyName, &c.Holder.BirthDate,
+		Scan(&c.Number, &c.OrderID, &c.Holder.Key, &c.Holder.GivenName, &c.Holder.FamilyName, &birth,
 			&c.Holder.Gender, &replaces, &c.State, &expiry, &c.Photo.JPEG, &c.Photo.Width, &c.Photo.Height,
 			&o.CardType, &o.OrgNumber, &o.CompanyName, &o.DispatchBy)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -291,6 +291,9 @@ func (s *Store) Card(ctx context.Context, n CardNumber) (*Card, *Order, error) {
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("load card %s: %w", n, err)
+	}
+	if birth != nil {
+		c.Holder.BirthDate = *birth
 	}
 	if expiry != nil {
 		c.Expiry = *expiry

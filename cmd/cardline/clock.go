@@ -100,6 +100,7 @@ func (s *service) startClock(ctx context.Context, c clockConfig) (stop func(), e
 	}
 	sched := shipping.Schedule{Zone: cal.Zone(), PickupAt: pickup, CutOff: cutOff, IsBusinessDay: cal.IsBusinessDay}
 	metrics := production.NewMetrics(s.store)
+	s.metrics = metrics // for the station workers
 	elector := production.NewElector(s.pool.Config().ConnConfig, production.ClockLock, s.log)
 	clock, err := production.NewClock(s.store, production.ClockConfig{
 		PlanEvery: c.planEvery, BatchSize: *c.batchSize, SLAEvery: c.slaEvery, Capacity: c.capacity,

@@ -82,6 +82,8 @@ type service struct {
 	store *production.Store
 	// mailer sends the temporary cards; serve builds it from cfg.mail, the demo points it at Mailpit.
 	mailer *temporary.Mailer
+	// metrics are the Prometheus metrics serve publishes (startClock makes them; nil elsewhere).
+	metrics *production.Metrics
 }
 
 // openService connects and migrates.
