@@ -42,6 +42,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/OpenPrinting/goipp"
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
@@ -109,6 +110,10 @@ const (
 	StationWorking StationState = "working" // a card is on it
 	StationParked  StationState = "parked"  // a fault stopped it; an operator clears it
 )
+
+// interruptedReason begins the reason of an attempt that the station, not the card, cut short:
+// the card is remade without counting against MaxAttempts.
+const interruptedReason = "interrupted at step"
 
 // Steps of an attempt, in order.
 const (
@@ -680,9 +685,10 @@ func (w *StationWorker) spoil(ctx context.Context, f *inFlight, reason string, b
 		if err := w.leave(ctx, tx, f, kind); err != nil {
 			return err
 		}
+		// Attempts cut short by the station (crash, park) are not the card's failures.
 		var spoiled int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND outcome = 'spoiled'`,
-			string(f.Number)).Scan(&spoiled); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND outcome = 'spoiled'
+			AND reason NOT LIKE $2 || '%'`, string(f.Number), interruptedReason).Scan(&spoiled); err != nil {
 			return fmt.Errorf("card %s: count attempts: %w", f.Number, err)
 		}
 		if !hold && spoiled < w.Config.MaxAttempts {
@@ -782,7 +788,12 @@ func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
 	}
 	if f.JobID != 0 && len(f.ChipUID) > 0 {
 		job, err := w.Printer.JobState(ctx, f.JobID)
-		if err != nil {
+		var se *printer.StatusError
+		switch {
+		case errors.As(err, &se) && se.Status == goipp.StatusErrorNotFound:
+			// The printer forgot the job (restarted): nothing confirms the card, so remake it.
+			job = &printer.JobResult{JobID: f.JobID, State: "unknown to the printer"}
+		case err != nil:
 			return fault(fmt.Errorf("card %s: ask printer about job %d: %w", f.Number, f.JobID, err))
 		}
 		if job.State == "pending" || job.State == "processing" || job.State == "pending-held" || job.State == "processing-stopped" {
@@ -808,7 +819,7 @@ func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
 		log.Warn("recovery: no card to eject to the reject tray", "err", err)
 	}
 	log.Info("recovery: card not finished: voided and remade")
-	return w.spoil(ctx, f, fmt.Sprintf("left at step %s by an interrupted station", f.Step), f.Step != stepClaimed, false)
+	return w.spoil(ctx, f, fmt.Sprintf("%s %s", interruptedReason, f.Step), f.Step != stepClaimed, false)
 }
 
 // cardData is what goes on the chip, the face and the stripe of a stored card.

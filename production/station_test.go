@@ -337,6 +337,29 @@ func TestStationRemakesFailedCards(t *testing.T) {
 	}
 }
 
+// A card that keeps failing is not remade for ever: after MaxAttempts blanks it stays spoiled
+// with a hold for an operator, and the station takes the next card.
+func TestStationHoldsCardAfterRetryLimit(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	s := newStation(t, "st1", 0)
+	cards := l.seedCards(t, Construction, 1)
+	s.transport.QueueFaults(encoder.Faults{ATR: encoder.ATR1K()}, encoder.Faults{ATR: encoder.ATR1K()})
+	w := l.worker(t, s)
+	w.Config.MaxAttempts = 2
+	run(t, w)
+	l.waitUntil(t, 1, `SELECT count(*) FROM cards WHERE state = 'spoiled' AND hold IS NOT NULL`)
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND outcome = 'spoiled'`, string(cards[0])); n != 2 {
+		t.Errorf("%d spoiled attempts, want 2", n)
+	}
+	spoiled := l.events(t, TopicCardsSpoiled)
+	if len(spoiled) != 2 || spoiled[0]["remade"] != true || spoiled[1]["remade"] != false {
+		t.Errorf("CardSpoiled events %v, want the first remade and the second not", spoiled)
+	}
+	more := l.seedCards(t, Construction, 1)
+	l.waitUntil(t, 1, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	l.checkProducedOnce(t, more)
+}
+
 // A station whose printer runs out of cards mid-job parks with its card; the other station
 // carries on with the rest; clearing the fault resolves the parked card (its job was given up and
 // canceled, so its chip is voided and it is remade).
@@ -403,7 +426,6 @@ func TestStationWorkerProcess(t *testing.T) {
 	l := openLine(t, url)
 	s := openStation(t, "crashy", 0, os.Getenv(envStationVPCD), os.Getenv(envStationPrinter))
 	w := l.worker(t, s)
-	w.Config.MaxAttempts = 10 // one card meets several crashes
 	w.afterStep = func(step string) {
 		if step == crashAfter {
 			os.Exit(crashExitCode)
@@ -439,7 +461,7 @@ func TestStationSurvivesCrashes(t *testing.T) {
 	l.checkProducedOnce(t, cards)
 	// Crashes before the print job was known left cards that were voided and remade; crashes
 	// after it completed were confirmed produced from the printer's record.
-	spoiled := l.count(t, `SELECT count(*) FROM card_attempts WHERE outcome = 'spoiled' AND reason LIKE 'left at step%'`)
+	spoiled := l.count(t, `SELECT count(*) FROM card_attempts WHERE outcome = 'spoiled' AND reason LIKE 'interrupted at step%'`)
 	if spoiled != 3 {
 		t.Errorf("%d attempts remade after a crash, want 3 (claimed, fed, encoded)", spoiled)
 	}
