@@ -482,3 +482,16 @@ func TestStationSurvivesCrashes(t *testing.T) {
 		t.Errorf("%d card numbers on two good chips", n)
 	}
 }
+
+// BenchmarkStationCards measures one virtual station (pcscd+vpcd, ippeveprinter) from claim to
+// output tray; pcscd's 400 ms polling of vpcd for insert and removal dominates.
+func BenchmarkStationCards(b *testing.B) {
+	l := openLine(b, testsupport.Postgres(b))
+	s := newStation(b, "bench", 0)
+	l.seedCards(b, Construction, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	run(b, l.worker(b, s))
+	l.waitUntil(b, b.N, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	b.ReportMetric(float64(b.N)/time.Since(start).Minutes(), "cards/min")
+}
