@@ -603,7 +603,7 @@ func (s *Store) Pack(ctx context.Context, envelope, scan string, cards CardIdent
 		var batchState *BatchState
 		var cardState string
 		err := tx.QueryRow(ctx, `SELECT e.state, e.batch_id, e.void_reason, b.state, c.state
-			FROM envelopes e JOIN cards c USING (card_number) LEFT JOIN shipping_batches b USING (batch_id)
+			FROM envelopes e JOIN cards c USING (card_number) LEFT JOIN shipping_batches b ON b.batch_id = e.batch_id
 			WHERE e.envelope_id = $1 FOR UPDATE OF e`, string(id)).Scan(&st, &batch, &voidReason, &batchState, &cardState)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("envelope %s was never planned: is the label from `ship labels` of a current batch?", id)
