@@ -12,12 +12,15 @@ package production
 //   - Planning never tops up a planned batch that is not full: cards that arrive after a plan go
 //     into new batches, so a trickle of orders makes small batches. Topping up the newest planned
 //     batch of a type (when it is not started) would keep them full without breaking priority much.
-//   - The SLA sweep estimates production from the configured station capacity; once stations record
-//     their throughput (the station worker), it should use the measured rate of the stations that
-//     are up, by card type.
-//   - Retention leaves holder names in the OrderAccepted events kept in the bus's topic tables
-//     (hms.orders.accepted.v1); they need a retention of their own (delete consumed messages).
-//   - Station metrics (throughput, faults) are for the station worker to record through Metrics.
+//   - The SLA sweep estimates production from the configured capacity (CARDLINE_STATION_CAPACITY,
+//     all stations together, any card type); it should use the measured throughput of the stations
+//     that are up, by card type, once stations record it. An order's at_risk flag stays until it
+//     leaves, and the WARN alert is logged once, when it is first flagged.
+//   - Retention covers dispatched orders only: rejected orders keep their orderer and problems,
+//     and the OrderAccepted events in the bus's topic table (hms.orders.accepted.v1) keep holder
+//     names; both need a retention of their own.
+//   - serve holds the Prometheus metrics (service.metrics) for the station workers: pass them as
+//     StationWorker.Metrics. Logs are still text unless main.go gets a JSON handler.
 
 import (
 	"cmp"
