@@ -643,6 +643,9 @@ func (w *StationWorker) leave(ctx context.Context, tx pgx.Tx, f *inFlight, kind 
 // reject sends the card at the coupler to the reject tray and spoils it. A transport that cannot
 // eject parks the station after the card is recorded spoiled.
 func (w *StationWorker) reject(ctx context.Context, f *inFlight, reason string) error {
+	if w.Metrics != nil {
+		w.Metrics.StationFault(w.Config.Name, cardFaultKind(reason))
+	}
 	eerr := w.Transport.EjectReject(ctx)
 	if err := w.spoil(ctx, f, reason, true, false); err != nil {
 		return err
@@ -945,4 +948,17 @@ func faultKind(err error) string {
 		return "ribbon"
 	}
 	return "other"
+}
+
+// cardFaultKind names a card's failure for metrics: jam, verify, encode or print.
+func cardFaultKind(reason string) string {
+	switch {
+	case strings.Contains(reason, "jam"):
+		return "jam"
+	case strings.Contains(reason, encoder.ErrWriteNotStuck.Error()) || strings.Contains(reason, encoder.ErrBadSignature.Error()):
+		return "verify"
+	case strings.HasPrefix(reason, "chip"):
+		return "encode"
+	}
+	return "print"
 }

@@ -164,6 +164,31 @@ func (l *line) seedCards(t testing.TB, typ CardType, perOrder ...int) []CardNumb
 	return numbers
 }
 
+// counter is the value of the counter name of station st1 whose other label is label.
+func counter(t testing.TB, m *Metrics, name, label string) float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, c := range mf.GetMetric() {
+			var st, other bool
+			for _, l := range c.GetLabel() {
+				st = st || (l.GetName() == "station" && l.GetValue() == "st1")
+				other = other || (l.GetName() != "station" && l.GetValue() == label)
+			}
+			if st && other {
+				return c.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
 // waitUntil polls query (a count) until it reaches want.
 func (l *line) waitUntil(t testing.TB, want int, query string, args ...any) {
 	t.Helper()
@@ -284,6 +309,8 @@ func TestStationRemakesFailedCards(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := l.worker(t, s)
+	metrics := NewMetrics(nil)
+	w.Metrics = metrics
 	jammed := false
 	w.afterStep = func(step string) {
 		// The second card's first job jams.
@@ -322,6 +349,19 @@ func TestStationRemakesFailedCards(t *testing.T) {
 	}
 	if n := len(s.transport.Rejects()); n != 2 {
 		t.Errorf("%d cards in the reject tray, want 2", n)
+	}
+	for _, c := range []struct {
+		name, label string
+		want        float64
+	}{
+		{"cardline_station_cards_total", "produced", 2},
+		{"cardline_station_cards_total", "spoiled", 2},
+		{"cardline_station_faults_total", "verify", 1},
+		{"cardline_station_faults_total", "jam", 1},
+	} {
+		if got := counter(t, metrics, c.name, c.label); got != c.want {
+			t.Errorf("%s{%s} = %v, want %v", c.name, c.label, got, c.want)
+		}
 	}
 	// The blank stock book: 10 loaded = 2 produced + 2 spoiled + 6 remaining; a count of 5 at
 	// shift close is one short, and reported so.

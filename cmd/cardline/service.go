@@ -186,9 +186,11 @@ func (s *service) run(ctx context.Context) error {
 		return err
 	}
 	if len(s.cfg.stations) > 0 {
-		if err := runStations(ctx, s, s.cfg.stations, false); err != nil {
+		stopStations, err := startStations(ctx, s, s.cfg.stations)
+		if err != nil {
 			return err
 		}
+		defer stopStations()
 	}
 	s.log.Info("cardline running", "topics_in", production.TopicOrdersApproved)
 	if err := router.Run(ctx); err != nil {

@@ -201,15 +201,21 @@ func stationRun(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer svc.close()
-	return runStations(ctx, svc, cfg.stations, true)
-}
-
-// runStations runs a worker per configured station until ctx ends. With wait false it returns
-// once they are started (serve runs them beside its router).
-func runStations(ctx context.Context, s *service, stations stationList, wait bool) error {
-	key, err := s.cfg.qrSigningKey()
+	stop, err := startStations(ctx, svc, cfg.stations)
 	if err != nil {
 		return err
+	}
+	<-ctx.Done()
+	stop()
+	return nil
+}
+
+// startStations starts a worker per configured station; they work until ctx ends. stop waits for
+// them and stops the virtual parts they use.
+func startStations(ctx context.Context, s *service, stations stationList) (stop func(), err error) {
+	key, err := s.cfg.qrSigningKey()
+	if err != nil {
+		return nil, err
 	}
 	allVirtual := true
 	for _, st := range stations {
@@ -217,7 +223,7 @@ func runStations(ctx context.Context, s *service, stations stationList, wait boo
 	}
 	keys, err := loadChipKeys(allVirtual) // development keys only for an all-virtual line
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var vs *encoder.VirtualStation
 	slot := 0
@@ -235,12 +241,12 @@ func runStations(ctx context.Context, s *service, stations stationList, wait boo
 			dir, err := os.MkdirTemp("", "vprn")
 			if err != nil {
 				cleanup()
-				return err
+				return nil, err
 			}
 			vp, err := printer.StartVirtualPrinter(ctx, dir, printer.VirtualPrinterOptions{Name: "cardline virtual " + cfg.Name, Logger: log})
 			if err != nil {
 				cleanup()
-				return fmt.Errorf("station %s: %w", cfg.Name, err)
+				return nil, fmt.Errorf("station %s: %w", cfg.Name, err)
 			}
 			cleanups = append(cleanups, func() { vp.Stop(); os.RemoveAll(dir) })
 			cfg.PrinterURI = vp.URI
@@ -248,7 +254,7 @@ func runStations(ctx context.Context, s *service, stations stationList, wait boo
 		client, err := printer.NewClient(cfg.PrinterURI, printer.ClientOptions{Logger: log})
 		if err != nil {
 			cleanup()
-			return fmt.Errorf("station %s: %w", cfg.Name, err)
+			return nil, fmt.Errorf("station %s: %w", cfg.Name, err)
 		}
 		var transport production.CardTransport
 		var enc *encoder.Station
@@ -257,25 +263,25 @@ func runStations(ctx context.Context, s *service, stations stationList, wait boo
 				// Before any other PC/SC call of this process: it points the process at its pcscd.
 				if vs, err = encoder.StartVirtualStation(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("cardline-vpcd-%d", os.Getpid())), log); err != nil {
 					cleanup()
-					return err
+					return nil, err
 				}
 				cleanups = append(cleanups, func() { vs.Close() })
 			}
 			if slot >= len(vs.Slots) {
 				cleanup()
-				return fmt.Errorf("station %s: at most %d virtual readers", cfg.Name, len(vs.Slots))
+				return nil, fmt.Errorf("station %s: at most %d virtual readers", cfg.Name, len(vs.Slots))
 			}
 			cfg.Reader = vs.ReaderNames()[slot]
 			if enc, err = encoder.NewStation(cfg.Reader, keys, log); err != nil {
 				cleanup()
-				return err
+				return nil, err
 			}
 			transport = encoder.NewVirtualTransport(vs.Slots[slot], enc)
 			slot++
 		} else {
 			if enc, err = encoder.NewStation(cfg.Reader, keys, log); err != nil {
 				cleanup()
-				return err
+				return nil, err
 			}
 			transport = manualTransport{enc}
 		}
@@ -283,11 +289,10 @@ func runStations(ctx context.Context, s *service, stations stationList, wait boo
 		renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: s.cfg.statusBaseURL, SigningKey: key})
 		if err != nil {
 			cleanup()
-			return err
+			return nil, err
 		}
-		// TODO: Metrics: the service's *production.Metrics once serve holds one.
 		workers = append(workers, &production.StationWorker{Config: cfg, Store: s.store, Bus: s.bus, Encoder: enc,
-			Printer: client, Transport: transport, Renderer: renderer, Log: s.log})
+			Printer: client, Transport: transport, Renderer: renderer, Log: s.log, Metrics: s.metrics}) // nil-safe
 	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -299,14 +304,7 @@ func runStations(ctx context.Context, s *service, stations stationList, wait boo
 			}
 		}()
 	}
-	done := func() { wg.Wait(); cleanup() }
-	if wait {
-		<-ctx.Done()
-		done()
-		return nil
-	}
-	go func() { <-ctx.Done(); done() }()
-	return nil
+	return func() { wg.Wait(); cleanup() }, nil
 }
 
 // manualTransport is a coupler without a transport the line can drive: a blank is "fed" when

@@ -1,14 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"cardline/internal/testsupport"
+	"cardline/production"
 )
 
 func TestStationSpecs(t *testing.T) {
@@ -84,5 +93,99 @@ func TestStationAndStockCommands(t *testing.T) {
 	}
 	if _, err := runCLI(t, ctx, "stock", "load", "--database-url", db, "a", "construction", "lots"); err == nil {
 		t.Error("stock load of a non-number succeeded")
+	}
+}
+
+// envServeStationsDB makes this test binary, run again as a child, serve with a virtual station:
+// the virtual station's pcscd must be the first PC/SC use of its process, which a test binary
+// whose other tests share a pcscd cannot promise.
+const envServeStationsDB = "CARDLINE_TEST_SERVE_STATIONS_DB"
+
+func TestServeStationsProcess(t *testing.T) {
+	db := os.Getenv(envServeStationsDB)
+	if db == "" {
+		t.Skip("runs only as the child of TestServeRunsStations")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	out, err := runCLI(t, ctx, "serve", "--database-url", db, "--holder-key", strings.Repeat("ab", 32),
+		"--qr-signing-key", strings.Repeat("cd", 32), "--smtp-addr", "127.0.0.1:1", "--http-addr", "",
+		"--station", "name=v1,printer=virtual,reader=virtual,types=construction+cleaning+transport")
+	if err != nil {
+		t.Fatalf("serve: %v\n%s", err, out)
+	}
+}
+
+// serve with --station runs a station worker: an order submitted, planned and started comes out
+// produced through the virtual printer and reader, and the station lists its cards.
+func TestServeRunsStations(t *testing.T) {
+	testsupport.Need(t, "ippeveprinter", "/usr/sbin")
+	testsupport.Need(t, "pcscd", "/usr/sbin")
+	db := testsupport.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if out, err := runCLI(t, ctx, "migrate", "--database-url", db); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStationsProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envServeStationsDB+"="+db)
+	var childOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &childOut, &childOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("serve child: %v\n%s", err, childOut.String())
+		}
+	}()
+
+	m := production.NewSamples(5).Order(2, time.Now().Add(-time.Hour))
+	f := filepath.Join(t.TempDir(), "order.json")
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, ctx, "submit", "--database-url", db, f); err != nil {
+		t.Fatalf("submit: %v\n%s", err, out)
+	}
+	pool, err := pgxpool.New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	waitCount := func(want int, query string) {
+		t.Helper()
+		for {
+			var n int
+			if err := pool.QueryRow(ctx, query).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == want {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s: %d, want %d\nserve:\n%s", query, n, want, childOut.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitCount(2, `SELECT count(*) FROM cards WHERE state = 'queued'`)
+	if out, err := runCLI(t, ctx, "batch", "plan", "--database-url", db); err != nil {
+		t.Fatalf("batch plan: %v\n%s", err, out)
+	}
+	var batch int64
+	if err := pool.QueryRow(ctx, `SELECT batch_id FROM print_batches`).Scan(&batch); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, ctx, "batch", "start", "--database-url", db, strconv.FormatInt(batch, 10)); err != nil {
+		t.Fatalf("batch start: %v\n%s", err, out)
+	}
+	waitCount(2, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	waitCount(1, `SELECT count(*) FROM orders WHERE state = 'produced'`)
+	out, err := runCLI(t, ctx, "station", "list", "--database-url", db)
+	if err != nil || !strings.Contains(out, "v1") || !strings.Contains(out, "Virtual PCD 00 00") {
+		t.Errorf("station list: %v\n%s", err, out)
 	}
 }
