@@ -22,14 +22,24 @@ package production
 // and whose chip was recorded good is produced; any other is voided and remade.
 //
 // TODO (what is left of issue 7 on this side):
+//   - The demo with two virtual stations: `cardline serve --station name=v1,printer=virtual,
+//     reader=virtual,types=… --station name=v2,…` runs both (two vpcd slots of one private pcscd,
+//     a virtual printer each; tested with one in cmd/cardline); the demo command should pass them
+//     and show `station list` and `stock show`.
 //   - A crash between Print-Job and recording the job id (step print_submitting) leaves a job the
 //     station does not know: recovery remakes the card but does not cancel that job at the printer
 //     (Get-Jobs by job-name = card number would find it).
 //   - A crash between the transport's feed and recording step fed leaves a blank used but not
 //     booked: the shift-close count reports it as a stock mismatch.
-//   - The demo with two virtual stations (StartVirtualStation's two slots, two virtual printers):
-//     cmd/cardline's `station run --virtual` runs one; the demo should run both through serve.
+//   - A graceful stop (SIGTERM) mid-card leaves the card to recovery, which remakes it unless its
+//     job completed: finishing the card in hand before stopping would save the blank.
+//   - A card held after MaxAttempts has no release command yet (an operator would clear cards.hold
+//     and re-queue it, e.g. `cardline card remake`); `station list` does not show held cards.
+//   - Real transports: a vendor's feed/eject commands; today a real reader gets the manual
+//     transport (a card at the coupler counts as fed, its removal as ejected).
 //   - A reject re-used by an operator (encoder.EncodeOptions.ReuseReject) is not offered.
+//   - Stations register from configuration when their worker starts; a station removed from the
+//     configuration stays listed.
 
 import (
 	"context"

@@ -448,6 +448,25 @@ func TestStationParksOnFaultOthersCarryOn(t *testing.T) {
 	}
 }
 
+// A station whose reader is gone parks with the card it had taken, and takes no more.
+func TestStationParksWhenReaderGone(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	s := newStation(t, "st1", 0)
+	gone, err := encoder.NewStation("No Such Reader 00 00", encoder.DevKeys(), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gone.Close()
+	s.enc, s.transport = gone, encoder.NewVirtualTransport(s.slot, gone)
+	l.seedCards(t, Construction, 2)
+	run(t, l.worker(t, s))
+	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE state = 'parked' AND parked_card IS NOT NULL AND fault LIKE '%reader not available%'`)
+	time.Sleep(300 * time.Millisecond) // a parked station must not take the second card
+	if n := l.count(t, `SELECT count(*) FROM cards WHERE state = 'queued'`); n != 1 {
+		t.Errorf("%d cards queued, want 1 (one parked with the station, one untouched)", n)
+	}
+}
+
 // The crash test runs a station worker in a child process (this test binary again) that exits
 // abruptly right after a given step of its first card; the next run resolves what it left.
 const (
