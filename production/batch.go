@@ -19,8 +19,8 @@ package production
 //   - Retention covers dispatched orders only: rejected orders keep their orderer and problems,
 //     and the OrderAccepted events in the bus's topic table (hms.orders.accepted.v1) keep holder
 //     names; both need a retention of their own.
-//   - serve holds the Prometheus metrics (service.metrics) for the station workers: pass them as
-//     StationWorker.Metrics. Logs are still text unless main.go gets a JSON handler.
+//   - Logs are text on stderr (main.go): the JSON logs need a JSON handler there (the demo
+//     already logs JSON to its file).
 
 import (
 	"cmp"
