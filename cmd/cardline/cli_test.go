@@ -151,3 +151,17 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	}
 	walk(nil, commands())
 }
+
+func TestLogsAreJSONLines(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger(&buf, "").Info("card produced", "card", "1000000016", "station", "s1")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["card"] != "1000000016" || line["station"] != "s1" || line["msg"] != "card produced" {
+		t.Errorf("log line %q: %v", buf.String(), err)
+	}
+	buf.Reset()
+	newLogger(&buf, "text").Info("x")
+	if json.Valid(buf.Bytes()) {
+		t.Errorf("text format wrote JSON: %q", buf.String())
+	}
+}

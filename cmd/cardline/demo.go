@@ -15,10 +15,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"cardline/encoder"
 	"cardline/internal/bus"
 	"cardline/internal/pgcluster"
+	"cardline/printer"
 	"cardline/production"
 	"cardline/shipping"
 )
@@ -73,7 +76,14 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 		return err
 	}
 	cfg := config{databaseURL: cluster.URL("cardline"), holderKey: hex.EncodeToString(key), pollInterval: 20 * time.Millisecond,
-		batchSize: 50, statusBaseURL: defaultStatusBaseURL}
+		batchSize: 50, statusBaseURL: defaultStatusBaseURL, qrKey: hex.EncodeToString(qrKey.Seed())}
+	for _, name := range demoStations() {
+		st, err := parseStation("name=" + name + ",printer=virtual,reader=virtual,types=construction+cleaning+transport")
+		if err != nil {
+			return err
+		}
+		cfg.stations = append(cfg.stations, st)
+	}
 	svc, err := openService(ctx, cfg, a.log)
 	if err != nil {
 		return err
@@ -90,6 +100,9 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 	defer mp.Stop()
 	svc.mailer = m
 	step("Mailpit (the orderers' mailbox) at %s", mp.URL)
+
+	parts := &demoParts{printers: map[string]*printer.VirtualPrinter{}}
+	svc.onVirtual = parts.add
 
 	runCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
@@ -132,6 +145,10 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 		return err
 	}
 	step("%d mails with temporary cards delivered to Mailpit, saved in %s", mails, filepath.Join(out, "mail"))
+	if err := demoProduce(ctx, a, svc, parts, step); err != nil {
+		stop()
+		return err
+	}
 	stop()
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -157,6 +174,143 @@ func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) 
 		"  %[1]s/cardline.log the service's log (JSON lines)\n"+
 		"  %[1]s/summary.txt this summary\n", out)
 	return nil
+}
+
+// demoStations names the demo's two virtual stations: an ippeveprinter card printer and a slot of
+// the private pcscd's virtual reader each.
+func demoStations() []string { return []string{"station-1", "station-2"} }
+
+// demoParts are the virtual stations' printers, for the demo's injected faults.
+type demoParts struct {
+	mu       sync.Mutex
+	printers map[string]*printer.VirtualPrinter
+}
+
+// add records a station's virtual parts as it starts. The first station's third blank is a chip
+// that reports a write as done without keeping it: the read-back must catch it.
+func (p *demoParts) add(station string, t *encoder.VirtualTransport, vp *printer.VirtualPrinter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.printers[station] = vp
+	if station == demoStations()[0] {
+		t.QueueFaults(encoder.Faults{}, encoder.Faults{}, encoder.Faults{LoseWrite: 7})
+	}
+}
+
+func (p *demoParts) printer(station string) *printer.VirtualPrinter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.printers[station]
+}
+
+// demoProduce loads blanks, plans the print batches, starts them as an operator would, and waits
+// while the two virtual stations encode, verify and print every accepted card. On the way it plays
+// the faults of a shift: a bad chip (queued in demoParts.add), a jam on the second station's
+// printer, and the first station's ribbon running out, which parks it until an operator clears it.
+func demoProduce(ctx context.Context, a *app, svc *service, parts *demoParts, step func(string, ...any)) error {
+	names := demoStations()
+	for _, st := range names {
+		for _, t := range []production.CardType{production.Construction, production.Cleaning, production.Transport} {
+			if err := svc.store.LoadBlanks(ctx, st, t, 100, "demo-operator"); err != nil {
+				return err
+			}
+		}
+	}
+	batches, err := svc.store.PlanPrintBatches(ctx, svc.cfg.batchSize, "demo-operator")
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		if err := svc.store.StartBatch(ctx, b.ID, "demo-operator"); err != nil {
+			return err
+		}
+	}
+	step("%d print batches planned and started; %s encode, verify and print", len(batches), strings.Join(names, " and "))
+	start := time.Now()
+	deadline := start.Add(5 * time.Minute)
+	last := -1
+	var jamAt time.Time
+	jam, ribbon := 0, 0 // stages: 0 to come, 1 in play, 2 done
+	for {
+		var total, produced, held int
+		err := svc.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE c.state <> 'blocked'), count(*) FILTER (WHERE c.state = 'produced'),
+			count(*) FILTER (WHERE c.state = 'spoiled') FROM cards c`).Scan(&total, &produced, &held)
+		if err != nil {
+			return fmt.Errorf("watch production: %w", err)
+		}
+		if produced != last && (produced-last >= 10 || produced+held == total) {
+			fmt.Fprintf(a.stdout, "  produced %d/%d\n", produced, total)
+			last = produced
+		}
+		switch {
+		case jam == 0 && produced >= total/5:
+			if vp := parts.printer(names[1]); vp != nil {
+				if err := vp.SetFault("jam"); err != nil {
+					return err
+				}
+				step("fault: %s's printer jams", names[1])
+			}
+			jam, jamAt = 1, time.Now()
+		case jam == 1 && time.Since(jamAt) > 1500*time.Millisecond:
+			if vp := parts.printer(names[1]); vp != nil {
+				if err := vp.SetFault(""); err != nil {
+					return err
+				}
+			}
+			jam = 2
+		}
+		if ribbon == 0 && produced >= total/2 {
+			if vp := parts.printer(names[0]); vp != nil {
+				if err := vp.SetFault("ribbon-out"); err != nil {
+					return err
+				}
+				step("fault: %s's ribbon runs out", names[0])
+			}
+			ribbon = 1
+		}
+		if ribbon == 1 {
+			sts, err := svc.store.Stations(ctx)
+			if err != nil {
+				return err
+			}
+			for _, st := range sts {
+				if st.Name == names[0] && st.State == production.StationParked {
+					with := ""
+					if st.ParkedCard != "" {
+						with = " with card " + st.ParkedCard
+					}
+					step("%s parked%s: %s; %s carries on; the operator changes the ribbon and clears it",
+						st.Name, with, st.Fault, names[1])
+					if vp := parts.printer(names[0]); vp != nil {
+						if err := vp.SetFault(""); err != nil {
+							return err
+						}
+					}
+					if err := svc.store.ClearStation(ctx, st.Name, "demo-operator"); err != nil {
+						return err
+					}
+					ribbon = 2
+				}
+			}
+		}
+		if produced+held == total {
+			if ribbon == 1 { // the station never printed again before the work ran out
+				if vp := parts.printer(names[0]); vp != nil {
+					_ = vp.SetFault("")
+				}
+			}
+			step("%d cards produced in %s (%d held for an operator)", produced, time.Since(start).Round(time.Second), held)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: %d of %d cards still not produced after 5 minutes (see cardline.log)", total-produced, total)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }
 
 // waitMailed waits until every accepted order's temporary-card mail is sent (or failed for good).
@@ -313,6 +467,16 @@ func demoSummary(ctx context.Context, w io.Writer, svc *service) error {
 		return err
 	}
 	fmt.Fprintf(w, "temporary-card mails: %d sent, %d failed\n", sent, failed)
-	fmt.Fprintln(w, "Later stages (printing, chips) join this demo as the line is tied together.")
+	var attempts, spoiled, voidChips, goodChips int
+	if err := svc.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM card_attempts), (SELECT count(*) FROM card_attempts WHERE outcome = 'spoiled'),
+		(SELECT count(*) FROM card_chips WHERE state = 'void'), (SELECT count(*) FROM card_chips WHERE state = 'good')`).Scan(&attempts, &spoiled, &voidChips, &goodChips); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "stations: %d attempts, %d spoiled and remade, %d good chips, %d void chips\n", attempts, spoiled, goodChips, voidChips)
+	stock, err := svc.store.Stock(ctx)
+	if err != nil {
+		return err
+	}
+	printStock(w, stock)
 	return nil
 }

@@ -56,7 +56,7 @@ func main() {
 	a := &app{
 		stdout: os.Stdout,
 		stderr: os.Stderr,
-		log:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		log:    newLogger(os.Stderr, os.Getenv("CARDLINE_LOG_FORMAT")),
 	}
 	if err := dispatch(ctx, a, "cardline", commands(), os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -108,6 +108,16 @@ func newFlags(a *app, name, argsUsage, summary string) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// newLogger logs JSON lines (one object a line, for the log pipeline), or text for people when
+// format is "text".
+func newLogger(w io.Writer, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // envOr returns the environment variable key, or def when it is unset or empty.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"cardline/encoder"
 	"cardline/internal/bus"
 	"cardline/printer"
 	"cardline/production"
@@ -82,6 +83,9 @@ type service struct {
 	store *production.Store
 	// mailer sends the temporary cards; serve builds it from cfg.mail, the demo points it at Mailpit.
 	mailer *temporary.Mailer
+	// onVirtual, if set, is shown each virtual station's parts as they start (the demo injects
+	// faults through them); the printer is nil when the station prints on a real one.
+	onVirtual func(station string, t *encoder.VirtualTransport, vp *printer.VirtualPrinter)
 	// metrics are the Prometheus metrics serve publishes (startClock makes them; nil elsewhere).
 	metrics *production.Metrics
 }

@@ -16,8 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"cardline/printer"
 	"cardline/production"
 	"cardline/shipping"
@@ -604,45 +602,6 @@ func demoShip(ctx context.Context, svc *service, dir, statusBase string, qrKey e
 	if err != nil {
 		return err
 	}
-	var produced int
-	err = pgx.BeginFunc(ctx, svc.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT c.order_id, c.card_number FROM cards c JOIN orders o USING (order_id)
-			WHERE o.state = 'accepted' AND c.state = 'queued' ORDER BY c.order_id, c.card_number`)
-		if err != nil {
-			return err
-		}
-		type card struct{ order, number string }
-		cards, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (card, error) {
-			var c card
-			return c, r.Scan(&c.order, &c.number)
-		})
-		if err != nil {
-			return err
-		}
-		orders := map[string]bool{}
-		for _, c := range cards {
-			for _, st := range []production.CardState{production.CardInProduction, production.CardEncoded, production.CardPrinted, production.CardProduced} {
-				if _, err := production.TransitionCard(ctx, tx, production.CardNumber(c.number), st, "demo-station", "demo: stations are not in this build"); err != nil {
-					return err
-				}
-			}
-			orders[c.order] = true
-			produced++
-		}
-		for o := range orders {
-			for _, st := range []production.OrderState{production.OrderInProduction, production.OrderProduced} {
-				if err := production.TransitionOrder(ctx, tx, o, st, "demo-station", "demo: stations are not in this build"); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("demo: produce cards: %w", err)
-	}
-	step("stations are not in this build yet: %d cards marked produced, as the station worker will", produced)
-
 	store := shipping.NewStore(svc.pool, svc.bus, cal)
 	res, err := store.PlanPickup(ctx, time.Now(), store.Schedule(15*time.Hour, 14*time.Hour))
 	if err != nil {

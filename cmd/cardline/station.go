@@ -234,6 +234,7 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 		}
 	}
 	var workers []*production.StationWorker
+	virtualPrinterOf := map[string]*printer.VirtualPrinter{}
 	for _, spec := range stations {
 		cfg := spec.StationConfig
 		log := s.log.With("station", cfg.Name)
@@ -250,6 +251,7 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 			}
 			cleanups = append(cleanups, func() { vp.Stop(); os.RemoveAll(dir) })
 			cfg.PrinterURI = vp.URI
+			virtualPrinterOf[cfg.Name] = vp
 		}
 		client, err := printer.NewClient(cfg.PrinterURI, printer.ClientOptions{Logger: log})
 		if err != nil {
@@ -276,8 +278,12 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 				cleanup()
 				return nil, err
 			}
-			transport = encoder.NewVirtualTransport(vs.Slots[slot], enc)
+			vt := encoder.NewVirtualTransport(vs.Slots[slot], enc)
+			transport = vt
 			slot++
+			if s.onVirtual != nil {
+				s.onVirtual(cfg.Name, vt, virtualPrinterOf[cfg.Name])
+			}
 		} else {
 			if enc, err = encoder.NewStation(cfg.Reader, keys, log); err != nil {
 				cleanup()
