@@ -40,6 +40,7 @@ func commands() []command {
 		submitCommand(),
 		ordersCommand(),
 		demoCommand(),
+		loadCommand(),
 		chipCommand(),
 		temporaryCommand(),
 		cardCommandWith(storedFace),

@@ -1,0 +1,474 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/mail"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"cardline/encoder"
+	"cardline/internal/pgcluster"
+	"cardline/printer"
+	"cardline/production"
+	"cardline/shipping"
+	"cardline/temporary"
+)
+
+func loadCommand() command {
+	return command{name: "load", summary: "measure the whole software path: N cards from order to dispatch through instant stations", run: func(ctx context.Context, a *app, args []string) error {
+		fs := newFlags(a, "cardline load", "", "Starts a throwaway durable PostgreSQL (fsync on) and runs generated orders through the "+
+			"whole software path: intake, the temporary-card mail (PDFs rendered, sent to an in-process sink instead of SMTP), "+
+			"print-batch planning, station workers with instant in-memory encoders, printers and transports (card faces "+
+			"rendered, chip images planned and signed), and shipping (plan, labels, pack by QR scan, dispatch), until every "+
+			"card is dispatched. Prints cards/s end to end, CPU ms per card, peak RSS and where the time went.")
+		var o loadOptions
+		fs.IntVar(&o.cards, "cards", 10000, "cards to make")
+		fs.IntVar(&o.stations, "stations", 2, "station workers")
+		fs.IntVar(&o.perOrder, "cards-per-order", 2, "cards in each order (the last order takes what is left)")
+		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+		fs.Uint64Var(&o.seed, "seed", 7, "seed of the sample generator")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if o.cards < 1 || o.stations < 1 || o.perOrder < 1 {
+			return errors.New("load: --cards, --stations and --cards-per-order must be at least 1")
+		}
+		cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+		if err != nil {
+			return err
+		}
+		defer cluster.Stop()
+		if err := cluster.CreateDatabase(ctx, "cardline"); err != nil {
+			return err
+		}
+		o.databaseURL = cluster.URL("cardline")
+		r, err := runLoad(ctx, o)
+		if err != nil {
+			return err
+		}
+		r.print(a.stdout)
+		return nil
+	}}
+}
+
+// loadOptions is one load run.
+type loadOptions struct {
+	cards, stations, perOrder int
+	seed                      uint64
+	cpuProfile                string
+	databaseURL               string // an empty database
+}
+
+// loadPhase is what one phase of a load run took: wall time, this process's CPU, and the whole
+// machine's busy CPU (which includes PostgreSQL).
+type loadPhase struct {
+	name               string
+	wall, cpu, machine time.Duration
+}
+
+// loadResult is the figures of a load run.
+type loadResult struct {
+	cards, orders, stations int
+	phases                  []loadPhase
+	wall, cpu, machine      time.Duration
+	peakRSSKB               int64
+	mails                   int
+	photoBytes              int
+}
+
+func (r *loadResult) print(w io.Writer) {
+	fmt.Fprintf(w, "load: %d cards in %d orders, %d instant stations, durable PostgreSQL (fsync on)\n", r.cards, r.orders, r.stations)
+	fmt.Fprintf(w, "  end to end   %8.1f cards/s   (%s wall)\n", float64(r.cards)/r.wall.Seconds(), r.wall.Round(time.Millisecond))
+	fmt.Fprintf(w, "  CPU          %8.2f ms/card cardline (user+sys)   %.2f ms/card whole machine (PostgreSQL included)\n",
+		ms(r.cpu)/float64(r.cards), ms(r.machine)/float64(r.cards))
+	fmt.Fprintf(w, "  peak RSS     %8.1f MB\n", float64(r.peakRSSKB)/1024)
+	fmt.Fprintf(w, "  %-26s %10s %8s %14s %14s\n", "phase", "wall", "share", "cardline CPU", "machine CPU")
+	for _, p := range r.phases {
+		fmt.Fprintf(w, "  %-26s %10s %7.1f%% %11.2f ms/c %11.2f ms/c\n", p.name, p.wall.Round(time.Millisecond),
+			100*p.wall.Seconds()/r.wall.Seconds(), ms(p.cpu)/float64(r.cards), ms(p.machine)/float64(r.cards))
+	}
+	fmt.Fprintf(w, "  temporary-card mails: %d to the in-process sink; photos %d bytes (JPEG)\n", r.mails, r.photoBytes)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// processCPU is this process's user+sys time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSSKB is the process's peak resident set (getrusage maxrss, in KB on Linux).
+func peakRSSKB() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss
+}
+
+// machineBusy is the CPU time every core of the machine spent not idle (from /proc/stat); zero
+// where there is none.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// mailSink is the load run's mail relay: it takes each rendered mail and keeps only a count.
+type mailSink struct{ sent atomic.Int64 }
+
+func (s *mailSink) Send(ctx context.Context, m *temporary.Mail) error {
+	if len(m.Attachments) == 0 {
+		return fmt.Errorf("mail sink: mail %s has no temporary card", m.MessageID)
+	}
+	s.sent.Add(1)
+	return nil
+}
+
+// runLoad runs one load on an empty database and returns its figures.
+func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil)) // formatted as serve logs, then dropped
+	holder := make([]byte, 32)
+	if _, err := rand.Read(holder); err != nil {
+		return nil, err
+	}
+	_, qrKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config{databaseURL: o.databaseURL, holderKey: hex.EncodeToString(holder), pollInterval: 20 * time.Millisecond,
+		batchSize: 50, statusBaseURL: defaultStatusBaseURL, qrKey: hex.EncodeToString(qrKey.Seed())}
+	svc, err := openService(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer svc.close()
+
+	// The orders, made before the clock starts.
+	s := production.NewSamples(o.seed)
+	photo := base64.StdEncoding.EncodeToString(s.Photo(300, 400))
+	var payloads [][]byte
+	now := time.Now()
+	for left := o.cards; left > 0; left -= o.perOrder {
+		m := s.Order(min(o.perOrder, left), now.Add(-time.Hour))
+		m.OrderID = fmt.Sprintf("L-%d-%07d", now.Year(), len(payloads)+1)
+		for i := range m.Cards {
+			m.Cards[i].Photo.Data = photo
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		payloads = append(payloads, b)
+	}
+	res := &loadResult{orders: len(payloads), stations: o.stations, photoBytes: base64.StdEncoding.DecodedLen(len(photo))}
+
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	runtime.GC()
+	startWall, startCPU, startMachine := time.Now(), processCPU(), machineBusy()
+	phase := func(name string, run func() error) error {
+		w, c, m := time.Now(), processCPU(), machineBusy()
+		if err := run(); err != nil {
+			return fmt.Errorf("load: %s: %w", name, err)
+		}
+		res.phases = append(res.phases, loadPhase{name: name, wall: time.Since(w), cpu: processCPU() - c, machine: machineBusy() - m})
+		return nil
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	background := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(runCtx); err != nil && runCtx.Err() == nil {
+				log.Error("load: stopped", "part", name, "err", err)
+			}
+		}()
+	}
+
+	sink := &mailSink{}
+	m, err := temporary.NewMailer(temporary.Config{From: mail.Address{Name: "HMS-kort", Address: "hms-kort@cardline.example"},
+		StatusBaseURL: cfg.statusBaseURL, SigningKey: qrKey, PollInterval: 20 * time.Millisecond}, svc.bus, svc.store, sink, log)
+	if err != nil {
+		return nil, err
+	}
+
+	var accepted int
+	if err := phase("intake (+ mail handler)", func() error {
+		router, err := startIntake(ctx, svc, m)
+		if err != nil {
+			return err
+		}
+		background("router", router.Run)
+		const chunk = 100 // upstream publishes in batches, as an outbox would
+		for i := 0; i < len(payloads); i += chunk {
+			var msgs []*message.Message
+			for _, p := range payloads[i:min(i+chunk, len(payloads))] {
+				msgs = append(msgs, message.NewMessage(watermill.NewUUID(), p))
+			}
+			if err := svc.bus.Publish(ctx, production.TopicOrdersApproved, msgs...); err != nil {
+				return err
+			}
+		}
+		return waitFor(ctx, 10*time.Minute, "orders handled and mail jobs recorded", func() (bool, error) {
+			var orders, rejected, jobs int
+			err := svc.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM orders WHERE state = 'rejected'),
+				(SELECT count(DISTINCT order_id) FROM mail_outbox)`).Scan(&orders, &rejected, &jobs)
+			if rejected > 0 {
+				return false, fmt.Errorf("%d generated orders rejected (see the orders command)", rejected)
+			}
+			return err == nil && orders == len(payloads) && jobs == orders, err
+		})
+	}); err != nil {
+		return nil, err
+	}
+	if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state = 'queued'`).Scan(&accepted); err != nil {
+		return nil, err
+	}
+	res.cards = accepted
+
+	if err := phase("temporary-card mail", func() error {
+		background("mailer", m.Run)
+		return waitFor(ctx, 10*time.Minute, "temporary cards mailed", func() (bool, error) {
+			var open, failed int
+			err := svc.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state NOT IN ('sent', 'failed')), count(*) FILTER (WHERE state = 'failed')
+				FROM mail_outbox`).Scan(&open, &failed)
+			if failed > 0 {
+				return false, fmt.Errorf("%d mails failed", failed)
+			}
+			return err == nil && open == 0, err
+		})
+	}); err != nil {
+		return nil, err
+	}
+	res.mails = int(sink.sent.Load())
+
+	if err := phase("planning", func() error {
+		for i := range o.stations {
+			for _, t := range []production.CardType{production.Construction, production.Cleaning, production.Transport} {
+				if err := svc.store.LoadBlanks(ctx, loadStation(i), t, o.cards, "load"); err != nil {
+					return err
+				}
+			}
+		}
+		batches, err := svc.store.PlanPrintBatches(ctx, cfg.batchSize, "load")
+		if err != nil {
+			return err
+		}
+		for _, b := range batches {
+			if err := svc.store.StartBatch(ctx, b.ID, "load"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+
+	if err := phase("stations", func() error {
+		keys := encoder.DevKeys() // the instant chips never leave the process
+		for i := range o.stations {
+			parts, err := production.NewInstantStation(i+1, keys)
+			if err != nil {
+				return err
+			}
+			renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: cfg.statusBaseURL, SigningKey: qrKey})
+			if err != nil {
+				return err
+			}
+			w := &production.StationWorker{Config: production.StationConfig{Name: loadStation(i), PrinterURI: "instant:" + loadStation(i),
+				Reader: "instant", CardTypes: []production.CardType{production.Construction, production.Cleaning, production.Transport}},
+				Store: svc.store, Bus: svc.bus, Encoder: parts, Printer: parts, Transport: parts, Renderer: renderer, Log: log,
+				Poll: 20 * time.Millisecond}
+			background(w.Config.Name, w.Run)
+		}
+		return waitFor(ctx, 30*time.Minute, "cards produced", func() (bool, error) {
+			var produced, other int
+			err := svc.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'produced'), count(*) FILTER (WHERE state = 'spoiled')
+				FROM cards`).Scan(&produced, &other)
+			if other > 0 {
+				return false, fmt.Errorf("%d cards spoiled on instant stations (see card_attempts)", other)
+			}
+			return err == nil && produced == accepted, err
+		})
+	}); err != nil {
+		return nil, err
+	}
+
+	if err := phase("shipping", func() error { return loadShip(ctx, svc, cfg.statusBaseURL, qrKey, accepted) }); err != nil {
+		return nil, err
+	}
+	res.wall, res.cpu, res.machine = time.Since(startWall), processCPU()-startCPU, machineBusy()-startMachine
+	res.peakRSSKB = peakRSSKB()
+	return res, nil
+}
+
+func loadStation(i int) string { return fmt.Sprintf("load-%d", i+1) }
+
+// startIntake builds the router with intake and the mailer's OrderAccepted handler, as serve does.
+func startIntake(ctx context.Context, svc *service, m *temporary.Mailer) (*message.Router, error) {
+	secret, err := svc.cfg.holderSecret()
+	if err != nil {
+		return nil, err
+	}
+	cal, err := production.NewBusinessDays()
+	if err != nil {
+		return nil, err
+	}
+	router, err := svc.bus.Router()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := svc.bus.Subscriber(production.IntakeConsumerGroup)
+	if err != nil {
+		return nil, err
+	}
+	v := &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now, AddressRule: labelAddressRule}
+	intake := &production.Intake{Bus: svc.bus, Log: svc.log, Now: time.Now, Validator: v, Ahead: production.NewPrevalidator(svc.pool, v)}
+	go func() {
+		if err := intake.Ahead.Run(ctx); err != nil {
+			svc.log.Warn("validation ahead stopped; intake validates inline", "err", err)
+		}
+	}()
+	if err := intake.Register(ctx, router, sub); err != nil {
+		return nil, err
+	}
+	if err := svc.bus.InitTopics(ctx, production.IntakeConsumerGroup, production.TopicOrdersApproved); err != nil {
+		return nil, err
+	}
+	msub, err := svc.bus.Subscriber(temporary.ConsumerGroup)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Register(ctx, router, msub); err != nil {
+		return nil, err
+	}
+	return router, nil
+}
+
+// loadShip plans pickups until every card has an envelope, prints the labels (PDF, discarded),
+// packs every envelope by its card's signed QR code and dispatches each batch.
+func loadShip(ctx context.Context, svc *service, statusBase string, qrKey ed25519.PrivateKey, cards int) error {
+	cal, err := production.NewBusinessDays()
+	if err != nil {
+		return err
+	}
+	store := shipping.NewStore(svc.pool, svc.bus, cal)
+	sender, err := parseReturnAddress(defaultReturnAddress)
+	if err != nil {
+		return err
+	}
+	l, err := shipping.NewLabeler(shipping.LabelConfig{Sender: sender})
+	if err != nil {
+		return err
+	}
+	ids := qrCards{pub: qrKey.Public().(ed25519.PublicKey)}
+	for round := 0; ; round++ {
+		var dispatched int
+		if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state = 'dispatched'`).Scan(&dispatched); err != nil {
+			return err
+		}
+		if dispatched == cards {
+			return nil
+		}
+		if round == 10 {
+			return fmt.Errorf("%d of %d cards dispatched after %d pickups", dispatched, cards, round)
+		}
+		res, err := store.PlanPickup(ctx, time.Now(), store.Schedule(15*time.Hour, 14*time.Hour))
+		if err != nil {
+			return err
+		}
+		b := res.Batch
+		if len(b.Envelopes) == 0 {
+			return fmt.Errorf("%d of %d cards dispatched and the plan has no envelopes (%d orders held)", dispatched, cards, len(res.Held))
+		}
+		if err := l.WritePDF(io.Discard, b.Labels()); err != nil {
+			return err
+		}
+		if _, err := store.RecordLabelsPrinted(ctx, b.ID); err != nil {
+			return err
+		}
+		for _, e := range b.Envelopes {
+			qr, err := printer.StatusURL(statusBase, qrKey, e.CardNumber, production.ExpiryFor(time.Now(), cal.Zone()))
+			if err != nil {
+				return err
+			}
+			if _, _, err := store.Pack(ctx, string(e.ID), qr, ids, "load-packer"); err != nil {
+				return err
+			}
+		}
+		if _, err := store.Dispatch(ctx, b.ID, time.Now(), "load-logistics", false); err != nil {
+			return err
+		}
+	}
+}
+
+// waitFor polls done until it is true, fails, or the time runs out.
+func waitFor(ctx context.Context, limit time.Duration, what string, done func() (bool, error)) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not all %s after %s", what, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
