@@ -41,6 +41,7 @@ func commands() []command {
 		ordersCommand(),
 		demoCommand(),
 		loadCommand(),
+		faultrunCommand(),
 		chipCommand(),
 		temporaryCommand(),
 		cardCommandWith(storedFace),

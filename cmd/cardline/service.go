@@ -33,6 +33,7 @@ type config struct {
 	qrKey         string
 	mail          mailConfig
 	stations      stationList // station.go
+	virtualDir    string      // station.go: fixed folders of the virtual parts, for `cardline faultrun`
 }
 
 func (c *config) dbFlags(fs *flag.FlagSet) {
@@ -51,6 +52,8 @@ func (c *config) serviceFlags(fs *flag.FlagSet) {
 		"Ed25519 seed (64 hex digits) signing the status QR codes on cards and temporary cards (env "+envQRSigningKey+")")
 	c.mail.flags(fs)
 	c.stations.flags(fs)
+	fs.StringVar(&c.virtualDir, "virtual-dir", "", "keep the virtual parts in DIR/STATION (printer) and DIR/pcscd, and take injected faults "+
+		"from files there (see faultrun.go); empty for throwaway folders")
 }
 
 func (c *config) qrSigningKey() (ed25519.PrivateKey, error) {

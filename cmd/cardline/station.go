@@ -239,7 +239,7 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 		cfg := spec.StationConfig
 		log := s.log.With("station", cfg.Name)
 		if spec.virtualPrinter() {
-			dir, err := os.MkdirTemp("", "vprn")
+			dir, err := virtualPartDir(s.cfg.virtualDir, cfg.Name)
 			if err != nil {
 				cleanup()
 				return nil, err
@@ -249,7 +249,12 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 				cleanup()
 				return nil, fmt.Errorf("station %s: %w", cfg.Name, err)
 			}
-			cleanups = append(cleanups, func() { vp.Stop(); os.RemoveAll(dir) })
+			cleanups = append(cleanups, func() {
+				vp.Stop()
+				if s.cfg.virtualDir == "" {
+					os.RemoveAll(dir)
+				}
+			})
 			cfg.PrinterURI = vp.URI
 			virtualPrinterOf[cfg.Name] = vp
 		}
@@ -263,11 +268,18 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 		if spec.virtualReader() {
 			if vs == nil {
 				// Before any other PC/SC call of this process: it points the process at its pcscd.
-				if vs, err = encoder.StartVirtualStation(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("cardline-vpcd-%d", os.Getpid())), log); err != nil {
+				pcscDir := filepath.Join(os.TempDir(), fmt.Sprintf("cardline-vpcd-%d", os.Getpid()))
+				if s.cfg.virtualDir != "" {
+					pcscDir = filepath.Join(s.cfg.virtualDir, "pcscd")
+				}
+				if vs, err = encoder.StartVirtualStation(ctx, pcscDir, log); err != nil {
 					cleanup()
 					return nil, err
 				}
 				cleanups = append(cleanups, func() { vs.Close() })
+				if s.cfg.virtualDir != "" {
+					go watchPCSCDKill(ctx, pcscDir, vs.PCSCD, log)
+				}
 			}
 			if slot >= len(vs.Slots) {
 				cleanup()
@@ -280,6 +292,9 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 			}
 			vt := encoder.NewVirtualTransport(vs.Slots[slot], enc)
 			transport = vt
+			if s.cfg.virtualDir != "" {
+				go watchChipFaults(ctx, filepath.Join(s.cfg.virtualDir, cfg.Name), vt, log)
+			}
 			slot++
 			if s.onVirtual != nil {
 				s.onVirtual(cfg.Name, vt, virtualPrinterOf[cfg.Name])
