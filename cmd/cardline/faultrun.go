@@ -132,13 +132,16 @@ type faultEvent struct {
 	at      float64
 	kind    string // kill, jam, ribbon-out, media-empty, lose-write, tear, pcscd
 	station string
+	mailing bool // instead of at: as soon as the first temporary-card mail is sent
 }
 
 func faultPlan(o faultOptions, rng *mrand.Rand) []faultEvent {
 	names := demoStations()
 	var ev []faultEvent
-	for range o.kills {
-		ev = append(ev, faultEvent{at: 0.05 + 0.6*rng.Float64(), kind: "kill"})
+	for i := range o.kills {
+		// In the full run the first kill falls while the temporary cards are being mailed: the mails
+		// it cuts short wait for their lease (2 × --smtp-timeout + 1 min) and go again.
+		ev = append(ev, faultEvent{at: 0.05 + 0.6*rng.Float64(), kind: "kill", mailing: i == 0 && o.all})
 	}
 	frac := func() float64 { return 0.1 + 0.6*rng.Float64() }
 	ev = append(ev, faultEvent{at: frac(), kind: "jam", station: names[1]}, faultEvent{at: frac(), kind: "lose-write", station: names[0]})
@@ -146,7 +149,7 @@ func faultPlan(o faultOptions, rng *mrand.Rand) []faultEvent {
 		ev = append(ev, faultEvent{at: frac(), kind: "ribbon-out", station: names[0]}, faultEvent{at: frac(), kind: "media-empty", station: names[1]},
 			faultEvent{at: frac(), kind: "tear", station: names[1]}, faultEvent{at: frac(), kind: "pcscd"})
 	}
-	sort.Slice(ev, func(i, j int) bool { return ev[i].at < ev[j].at })
+	sort.Slice(ev, func(i, j int) bool { return ev[i].mailing || !ev[j].mailing && ev[i].at < ev[j].at })
 	return ev
 }
 
@@ -211,7 +214,7 @@ func runFaultRun(ctx context.Context, stdout io.Writer, o faultOptions) (*faultR
 	if o.mail == nil {
 		mp, err := mailpit.Start(ctx, mailpit.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("faultrun: %w (run `make tools` to build Mailpit)", err)
+			return nil, fmt.Errorf("faultrun: %w", err)
 		}
 		defer mp.Stop()
 		o.mail = mp
@@ -252,7 +255,7 @@ func runFaultRun(ctx context.Context, stdout io.Writer, o faultOptions) (*faultR
 		argv = []string{exe}
 	}
 	serve := []string{"serve", "--database-url", cfg.databaseURL, "--smtp-addr", o.mail.SMTPAddr,
-		"--smtp-starttls", "off", "--mail-from", "HMS-kort <hms-kort@cardline.example>", "--http-addr", "", "--plan-every", "1h",
+		"--smtp-starttls", "off", "--smtp-timeout", "5s", "--mail-from", "HMS-kort <hms-kort@cardline.example>", "--http-addr", "", "--plan-every", "1h",
 		"--virtual-dir", vdir}
 	for _, name := range demoStations() {
 		serve = append(serve, "--station", "name="+name+",printer=virtual,reader=virtual,types=construction+cleaning+transport")
@@ -326,10 +329,10 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 	injectUntil := start.Add(o.duration)
 	deadline := injectUntil.Add(3 * time.Minute)
 	var (
-		inPlay     *faultEvent // a printer fault or pcscd kill waiting to be resolved
-		playedAt   time.Time
-		last       = -1
-		jamsBefore int
+		inPlay                     *faultEvent // a printer fault or pcscd kill waiting to be resolved
+		playedAt                   time.Time
+		last                       = -1
+		jamsBefore, failuresBefore int
 	)
 	printerFault := func(station, fault string) error {
 		p := filepath.Join(vdir, station, "fault")
@@ -360,7 +363,7 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 		if err != nil {
 			return fmt.Errorf("watch production: %w", err)
 		}
-		if produced != last {
+		if produced != last && (produced-last >= 10 || produced == total) {
 			step("produced %d/%d (%d held)", produced, total, held)
 			last = produced
 		}
@@ -388,6 +391,19 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 				if jams > jamsBefore || time.Since(playedAt) > 20*time.Second || !injecting {
 					if err := printerFault(inPlay.station, ""); err != nil {
 						return err
+					}
+					inPlay = nil
+				}
+			case "lose-write", "tear":
+				// In play until a card is spoiled for a reason of its own, so that no kill takes the
+				// queued fault away with the service before a blank carries it.
+				n, err := cardFailures(ctx, svc)
+				if err != nil {
+					return err
+				}
+				if n > failuresBefore || time.Since(playedAt) > 20*time.Second || !injecting {
+					if n <= failuresBefore {
+						r.played = append(r.played, inPlay.kind+" not seen to fail a card")
 					}
 					inPlay = nil
 				}
@@ -434,13 +450,21 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 			}
 		}
 		done := total > 0 && total >= accepted && produced+held == total
-		if inPlay == nil && len(plan) > 0 && (float64(produced)/float64(max(total, 1)) >= plan[0].at || done) {
+		var mailed int
+		if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM mail_outbox WHERE state = 'sent'`).Scan(&mailed); err != nil {
+			return err
+		}
+		due := len(plan) > 0 && (float64(produced)/float64(max(total, 1)) >= plan[0].at || done)
+		if len(plan) > 0 && plan[0].mailing {
+			due = mailed > 0 || done
+		}
+		if inPlay == nil && due {
 			e := plan[0]
 			plan = plan[1:]
 			r.played = append(r.played, e.kind+" "+e.station)
 			switch e.kind {
 			case "kill":
-				step("fault: SIGKILL of the service")
+				step("fault: SIGKILL of the service (%d of %d temporary-card mails sent)", mailed, accepted)
 				r.kills++
 				if err := restart(syscall.SIGKILL); err != nil {
 					return err
@@ -457,6 +481,10 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 			case "lose-write", "tear":
 				n := 2 + rng2(e.at)
 				step("fault: %s's next blank: %s after block write %d", e.station, e.kind, n)
+				if failuresBefore, err = cardFailures(ctx, svc); err != nil {
+					return err
+				}
+				inPlay, playedAt = &e, time.Now()
 				if err := os.WriteFile(filepath.Join(vdir, e.station, "chip-faults"), []byte(fmt.Sprintf("%s %d\n", e.kind, n)), 0o644); err != nil {
 					return err
 				}
@@ -487,6 +515,16 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 	}
 }
 
+// cardFailures counts attempts spoiled for a card's own fault (not cut short by a crash or park).
+func cardFailures(ctx context.Context, svc *service) (int, error) {
+	var n int
+	err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM card_attempts WHERE outcome = 'spoiled' AND reason NOT LIKE 'interrupted at step%'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count card failures: %w", err)
+	}
+	return n, nil
+}
+
 // rng2 picks a block write number (2..9) from the event's random moment, so it follows the seed.
 func rng2(at float64) int { return int(at*1000) % 8 }
 
@@ -500,7 +538,7 @@ func parkedStation(sts []production.StationStatus, name string) *production.Stat
 }
 
 func faultWaitMailed(ctx context.Context, svc *service, orders int) error {
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute) // beyond the lease of a mail cut short by a kill
 	for {
 		var accepted, done int
 		err := svc.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders WHERE state <> 'rejected'),
