@@ -428,7 +428,9 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 				if p := parkedStation(stations, ""); p != nil || time.Since(playedAt) > 20*time.Second {
 					if p != nil {
 						step("%s parked: %s; restarting the service (and its pcscd)", p.Name, p.Fault)
+						r.played = append(r.played, "pcscd death parked "+p.Name)
 					} else {
+						r.played = append(r.played, "pcscd death parked no station")
 						step("no station parked 20 s after pcscd died; restarting the service (and its pcscd)")
 					}
 					if err := restart(syscall.SIGTERM); err != nil {
