@@ -205,7 +205,13 @@ func runFaultRun(ctx context.Context, stdout io.Writer, o faultOptions) (*faultR
 		if err != nil {
 			return nil, err
 		}
-		defer cluster.Stop()
+		defer func() {
+			// The server's log stays in the output folder: deadlocks and the like are reported there.
+			if b, err := os.ReadFile(filepath.Join(cluster.Dir, "server.log")); err == nil {
+				_ = os.WriteFile(filepath.Join(o.out, "postgres.log"), b, 0o644)
+			}
+			cluster.Stop()
+		}()
 		if err := cluster.CreateDatabase(ctx, "cardline"); err != nil {
 			return nil, err
 		}
