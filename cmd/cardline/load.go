@@ -92,7 +92,10 @@ type loadResult struct {
 	wall, cpu, machine      time.Duration
 	peakRSSKB               int64
 	mails                   int
-	photoBytes              int
+	// rejected counts generated orders that intake rejected: the generator's random people
+	// sometimes repeat one already carded at the same employer, which intake rightly refuses.
+	rejected   int
+	photoBytes int
 }
 
 func (r *loadResult) print(w io.Writer) {
@@ -106,7 +109,8 @@ func (r *loadResult) print(w io.Writer) {
 		fmt.Fprintf(w, "  %-26s %10s %7.1f%% %11.2f ms/c %11.2f ms/c\n", p.name, p.wall.Round(time.Millisecond),
 			100*p.wall.Seconds()/r.wall.Seconds(), ms(p.cpu)/float64(r.cards), ms(p.machine)/float64(r.cards))
 	}
-	fmt.Fprintf(w, "  temporary-card mails: %d to the in-process sink; photos %d bytes (JPEG)\n", r.mails, r.photoBytes)
+	fmt.Fprintf(w, "  temporary-card mails: %d to the in-process sink; photos %d bytes (JPEG); generated orders rejected by intake: %d\n",
+		r.mails, r.photoBytes, r.rejected)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -262,13 +266,10 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 			}
 		}
 		return waitFor(ctx, 10*time.Minute, "orders handled and mail jobs recorded", func() (bool, error) {
-			var orders, rejected, jobs int
+			var orders, jobs int
 			err := svc.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM orders WHERE state = 'rejected'),
-				(SELECT count(DISTINCT order_id) FROM mail_outbox)`).Scan(&orders, &rejected, &jobs)
-			if rejected > 0 {
-				return false, fmt.Errorf("%d generated orders rejected (see the orders command)", rejected)
-			}
-			return err == nil && orders == len(payloads) && jobs == orders, err
+				(SELECT count(DISTINCT order_id) FROM mail_outbox)`).Scan(&orders, &res.rejected, &jobs)
+			return err == nil && orders == len(payloads) && jobs == orders-res.rejected, err
 		})
 	}); err != nil {
 		return nil, err
