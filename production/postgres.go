@@ -179,7 +179,9 @@ func TransitionCard(ctx context.Context, tx pgx.Tx, n CardNumber, to CardState, 
 // TransitionOrder moves an order to state to, if allowed, with its audit entry.
 func TransitionOrder(ctx context.Context, tx pgx.Tx, id string, to OrderState, actor, reason string) error {
 	var from OrderState
-	if err := tx.QueryRow(ctx, "SELECT state FROM orders WHERE order_id = $1 FOR UPDATE", id).Scan(&from); err != nil {
+	// NO KEY UPDATE, as the UPDATE takes: it does not wait for the KEY SHARE locks that writing an
+	// order's cards takes (two stations claiming sibling cards would deadlock on FOR UPDATE).
+	if err := tx.QueryRow(ctx, "SELECT state FROM orders WHERE order_id = $1 FOR NO KEY UPDATE", id).Scan(&from); err != nil {
 		return fmt.Errorf("order %s: read state: %w", id, err)
 	}
 	if err := from.To(to); err != nil {
