@@ -83,6 +83,7 @@ type loadOptions struct {
 type loadPhase struct {
 	name               string
 	wall, cpu, machine time.Duration
+	peakRSSKB          int64 // the process's peak so far, at the end of the phase
 }
 
 // loadResult is the figures of a load run.
@@ -104,10 +105,10 @@ func (r *loadResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  CPU          %8.2f ms/card cardline (user+sys)   %.2f ms/card whole machine (PostgreSQL included)\n",
 		ms(r.cpu)/float64(r.cards), ms(r.machine)/float64(r.cards))
 	fmt.Fprintf(w, "  peak RSS     %8.1f MB\n", float64(r.peakRSSKB)/1024)
-	fmt.Fprintf(w, "  %-26s %10s %8s %14s %14s\n", "phase", "wall", "share", "cardline CPU", "machine CPU")
+	fmt.Fprintf(w, "  %-26s %10s %8s %14s %14s %10s\n", "phase", "wall", "share", "cardline CPU", "machine CPU", "peak RSS")
 	for _, p := range r.phases {
-		fmt.Fprintf(w, "  %-26s %10s %7.1f%% %11.2f ms/c %11.2f ms/c\n", p.name, p.wall.Round(time.Millisecond),
-			100*p.wall.Seconds()/r.wall.Seconds(), ms(p.cpu)/float64(r.cards), ms(p.machine)/float64(r.cards))
+		fmt.Fprintf(w, "  %-26s %10s %7.1f%% %11.2f ms/c %11.2f ms/c %7.1f MB\n", p.name, p.wall.Round(time.Millisecond),
+			100*p.wall.Seconds()/r.wall.Seconds(), ms(p.cpu)/float64(r.cards), ms(p.machine)/float64(r.cards), float64(p.peakRSSKB)/1024)
 	}
 	fmt.Fprintf(w, "  temporary-card mails: %d to the in-process sink; photos %d bytes (JPEG); generated orders rejected by intake: %d\n",
 		r.mails, r.photoBytes, r.rejected)
@@ -222,7 +223,8 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 		if err := run(); err != nil {
 			return fmt.Errorf("load: %s: %w", name, err)
 		}
-		res.phases = append(res.phases, loadPhase{name: name, wall: time.Since(w), cpu: processCPU() - c, machine: machineBusy() - m})
+		res.phases = append(res.phases, loadPhase{name: name, wall: time.Since(w), cpu: processCPU() - c, machine: machineBusy() - m,
+			peakRSSKB: peakRSSKB()})
 		return nil
 	}
 
@@ -258,8 +260,9 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 		const chunk = 100 // upstream publishes in batches, as an outbox would
 		for i := 0; i < len(payloads); i += chunk {
 			var msgs []*message.Message
-			for _, p := range payloads[i:min(i+chunk, len(payloads))] {
-				msgs = append(msgs, message.NewMessage(watermill.NewUUID(), p))
+			for j := i; j < min(i+chunk, len(payloads)); j++ {
+				msgs = append(msgs, message.NewMessage(watermill.NewUUID(), payloads[j]))
+				payloads[j] = nil // published: the harness keeps no copy, so RSS is the line's
 			}
 			if err := svc.bus.Publish(ctx, production.TopicOrdersApproved, msgs...); err != nil {
 				return err
