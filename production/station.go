@@ -22,10 +22,11 @@ package production
 // and whose chip was recorded good is produced; any other is voided and remade.
 //
 // TODO (what is left of issue 7 on this side):
-//   - The demo with two virtual stations: `cardline serve --station name=v1,printer=virtual,
-//     reader=virtual,types=… --station name=v2,…` runs both (two vpcd slots of one private pcscd,
-//     a virtual printer each; tested with one in cmd/cardline); the demo command should pass them
-//     and show `station list` and `stock show`.
+//   - Speed (see `cardline load`): ClaimNextCard sorts every queued card of every started batch
+//     per claim, and a card makes 7 commits each waiting on fsync; claim through the
+//     cards_batch_queue index from the first started batch, and group commits across stations.
+//   - The demo prints its labels to files; the issue's demo also wants a label printer
+//     (ippeveprinter with 4×6 media, as shipping's tests use) receiving them over IPP.
 //   - A crash between Print-Job and recording the job id (step print_submitting) leaves a job the
 //     station does not know: recovery remakes the card but does not cancel that job at the printer
 //     (Get-Jobs by job-name = card number would find it).
