@@ -25,8 +25,6 @@ package production
 //   - Speed (see `cardline load`): ClaimNextCard sorts every queued card of every started batch
 //     per claim, and a card makes 7 commits each waiting on fsync; claim through the
 //     cards_batch_queue index from the first started batch, and group commits across stations.
-//   - The demo prints its labels to files; the issue's demo also wants a label printer
-//     (ippeveprinter with 4×6 media, as shipping's tests use) receiving them over IPP.
 //   - A crash between Print-Job and recording the job id (step print_submitting) leaves a job the
 //     station does not know: recovery remakes the card but does not cancel that job at the printer
 //     (Get-Jobs by job-name = card number would find it).

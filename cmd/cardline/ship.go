@@ -639,6 +639,9 @@ func demoShip(ctx context.Context, svc *service, dir, statusBase string, qrKey e
 			return err
 		}
 	}
+	if err := demoPrintLabels(ctx, l, b.ID, b.Labels(), dir, step); err != nil {
+		return err
+	}
 	if _, err := store.RecordLabelsPrinted(ctx, b.ID); err != nil {
 		return err
 	}
@@ -677,5 +680,38 @@ func demoShip(ctx context.Context, svc *service, dir, statusBase string, qrKey e
 	}
 	step("batch %s packed and dispatched: %d orders, %d met their deadline; OrderDispatched published; labels, letters and manifest in %s",
 		b.ID, len(d.Orders), met, dir)
+	return nil
+}
+
+// demoPrintLabels prints the batch's labels on a virtual 4×6 in label printer (ippeveprinter) over
+// IPP, as logistics would on a label queue, and keeps the document the printer received.
+func demoPrintLabels(ctx context.Context, l *shipping.Labeler, id shipping.BatchID, labels []shipping.Label, dir string, step func(string, ...any)) error {
+	pdir, err := os.MkdirTemp("", "cardline-label-printer-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(pdir)
+	vp, err := printer.StartVirtualPrinter(ctx, pdir, printer.VirtualPrinterOptions{Name: "cardline demo label printer",
+		MediaName: printer.Label4x6MediaName, Media: printer.Label4x6, Simplex: true, Formats: []string{shipping.FormatPDF, shipping.FormatZPL}})
+	if err != nil {
+		return fmt.Errorf("demo label printer: %w", err)
+	}
+	defer vp.Stop()
+	c, err := printer.NewClient(vp.URI, printer.ClientOptions{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := l.PrintLabels(ctx, c, string(id), labels, false, nil); err != nil {
+		return fmt.Errorf("demo: print labels: %w", err)
+	}
+	job, err := vp.Job(1)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "label-printer-job.pdf"), job.Document, 0o644); err != nil {
+		return err
+	}
+	step("%d labels printed on the label printer %s (media %s)", len(labels), vp.URI, job.Attributes["IPP_MEDIA"])
 	return nil
 }
