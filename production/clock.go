@@ -25,10 +25,17 @@ type ClockConfig struct {
 	Capacity   float64
 	NextPickup func(readyAt time.Time) (time.Time, error)
 	// RetentionEvery is how often personal data are erased from orders dispatched more than
-	// Retention ago (see Clock.Retain for what goes).
-	RetentionEvery time.Duration
-	Retention      time.Duration
-	Calendar       *BusinessDays
+	// Retention ago, from orders rejected more than RejectedRetention ago, and from the bus's
+	// topic tables (events every consumer group has read, EventRetention after publication; the
+	// input and poison topics' messages PoisonRetention after) (see Clock.Retain for what goes).
+	// A zero RejectedRetention, EventRetention or PoisonRetention is its default
+	// (DefaultRejectedRetention, DefaultEventRetention, DefaultPoisonRetention).
+	RetentionEvery    time.Duration
+	Retention         time.Duration
+	RejectedRetention time.Duration
+	EventRetention    time.Duration
+	PoisonRetention   time.Duration
+	Calendar          *BusinessDays
 }
 
 func (c ClockConfig) check() error {
@@ -43,8 +50,23 @@ func (c ClockConfig) check() error {
 		return errors.New("clock: the pickup schedule and the calendar are needed")
 	case c.Retention <= 0:
 		return errors.New("clock: retention must be positive")
+	case c.RejectedRetention < 0 || c.EventRetention < 0 || c.PoisonRetention < 0:
+		return errors.New("clock: retention of rejected orders, events and poisoned messages must be positive (or zero for the default)")
 	}
 	return nil
+}
+
+func (c ClockConfig) withDefaults() ClockConfig {
+	if c.RejectedRetention == 0 {
+		c.RejectedRetention = DefaultRejectedRetention
+	}
+	if c.EventRetention == 0 {
+		c.EventRetention = DefaultEventRetention
+	}
+	if c.PoisonRetention == 0 {
+		c.PoisonRetention = DefaultPoisonRetention
+	}
+	return c
 }
 
 // The clock's jobs, by name (in logs and metrics).
@@ -105,6 +127,7 @@ func NewClock(store *Store, cfg ClockConfig, log *slog.Logger, opts ...ClockOpti
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	o := clockOptions{clock: clockwork.NewRealClock()}
 	for _, f := range opts {
 		f(&o)
@@ -233,78 +256,4 @@ func (c *Clock) LastSLA() SLAReport {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.sla
-}
-
-// RetentionResult is what one retention run erased.
-type RetentionResult struct {
-	Orders []string
-	Photos int
-	Cards  int
-}
-
-// retentionChunk bounds one retention transaction.
-const retentionChunk = 500
-
-// Retain erases the personal data of orders dispatched more than Retention before the clock's now:
-// the order is dispatched and its last complete dispatch (order_dispatch, shipping's record) is
-// older than that. What goes:
-//   - the card photos (card_photos rows);
-//   - on each card, the holder's given and family name and gender (blanked to ”) and birth date
-//     (NULL);
-//   - on the order, the orderer's name and e-mail (NULL) and the "attention" line of the delivery
-//     address (a person's name, often);
-//   - the recipient address of the order's temporary-card mails (blanked).
-//
-// What stays is the record of what was issued: card number, order id, organisation number and
-// company name, card type, expiry, the states and the whole audit log, the delivery address without
-// its attention line (a company's address, for the record of where cards went), envelopes and
-// dispatches. The holder key stays too: it is a keyed hash, not the national id, and the
-// one-card-per-employment rule needs it for as long as the card is valid. The order is marked
-// (personal_data_erased_at) so it is done once; runs are chunked and safe in parallel (SKIP LOCKED).
-// Store.Card still loads an erased card, with empty names, a zero birth date and no photo.
-func (c *Clock) Retain(ctx context.Context) (*RetentionResult, error) {
-	cutoff := c.clock.Now().Add(-c.cfg.Retention)
-	res := &RetentionResult{}
-	for {
-		var ids []string
-		err := pgx.BeginFunc(ctx, c.store.pool, func(tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, `SELECT o.order_id FROM orders o
-				WHERE o.state = 'dispatched' AND o.personal_data_erased_at IS NULL
-				AND (SELECT max(d.dispatched_at) FROM order_dispatch d WHERE d.order_id = o.order_id) < $1
-				ORDER BY o.order_id LIMIT $2 FOR UPDATE OF o SKIP LOCKED`, cutoff, retentionChunk)
-			if err != nil {
-				return err
-			}
-			if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(ids) == 0 {
-				return err
-			}
-			tag, err := tx.Exec(ctx, `DELETE FROM card_photos WHERE card_number IN (SELECT card_number FROM cards WHERE order_id = ANY($1))`, ids)
-			if err != nil {
-				return err
-			}
-			res.Photos += int(tag.RowsAffected())
-			if tag, err = tx.Exec(ctx, `UPDATE cards SET given_name = '', family_name = '', gender = '', birth_date = NULL,
-				updated_at = now() WHERE order_id = ANY($1)`, ids); err != nil {
-				return err
-			}
-			res.Cards += int(tag.RowsAffected())
-			if _, err := tx.Exec(ctx, `UPDATE orders SET orderer_name = NULL, orderer_email = NULL,
-				delivery_address = delivery_address - 'attention', personal_data_erased_at = now(), updated_at = now()
-				WHERE order_id = ANY($1)`, ids); err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, `UPDATE mail_outbox SET recipient = '', updated_at = now() WHERE order_id = ANY($1)`, ids)
-			return err
-		})
-		if err != nil {
-			return res, fmt.Errorf("retention: %w", err)
-		}
-		if len(ids) > 0 {
-			c.log.Info("personal data erased after dispatch", "orders", len(ids), "first_order", ids[0])
-		}
-		res.Orders = append(res.Orders, ids...)
-		if len(ids) < retentionChunk {
-			return res, nil
-		}
-	}
 }

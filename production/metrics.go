@@ -23,6 +23,8 @@ type Metrics struct {
 	stationCards   *prometheus.CounterVec
 	stationFaults  *prometheus.CounterVec
 	stationSeconds *prometheus.HistogramVec
+	erasedOrders   *prometheus.CounterVec
+	deletedMsgs    *prometheus.CounterVec
 }
 
 // NewMetrics registers the line's metrics (and the Go runtime's) on a new registry; store, if not
@@ -48,9 +50,14 @@ func NewMetrics(store *Store) *Metrics {
 		stationSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cardline_station_card_seconds",
 			Help: "Time a station took for one card, from claim to the output or reject tray.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 8)},
 			[]string{"station"}),
+		erasedOrders: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardline_retention_orders_erased_total",
+			Help: "Orders whose personal data retention erased on this instance, by the order's state (dispatched, rejected)."}, []string{"state"}),
+		deletedMsgs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardline_retention_messages_deleted_total",
+			Help: "Messages retention deleted from the bus's topic tables on this instance, by topic (the poison topic's were never replayed)."},
+			[]string{"topic"}),
 	}
 	m.Registry.MustRegister(m.jobRuns, m.slaAlerts, m.ordersAtRisk, m.minSlack, m.slack, m.stationCards, m.stationFaults,
-		m.stationSeconds, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.stationSeconds, m.erasedOrders, m.deletedMsgs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if store != nil {
 		m.Registry.MustRegister(newStoreCollector(store))
 	}
@@ -84,6 +91,17 @@ func (m *Metrics) jobRan(job string, err error) {
 		outcome = "error"
 	}
 	m.jobRuns.WithLabelValues(job, outcome).Inc()
+}
+
+func (m *Metrics) retained(r *RetentionResult) {
+	if m == nil {
+		return
+	}
+	m.erasedOrders.WithLabelValues(string(OrderDispatched)).Add(float64(len(r.Orders)))
+	m.erasedOrders.WithLabelValues(string(OrderRejected)).Add(float64(len(r.Rejected)))
+	for topic, n := range r.Messages {
+		m.deletedMsgs.WithLabelValues(topic).Add(float64(n))
+	}
 }
 
 func (m *Metrics) slaSwept(verdicts []SLAAssessment, newAlerts int) {
