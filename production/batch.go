@@ -16,11 +16,10 @@ package production
 //     all stations together, any card type); it should use the measured throughput of the stations
 //     that are up, by card type, once stations record it. An order's at_risk flag stays until it
 //     leaves, and the WARN alert is logged once, when it is first flagged.
-//   - Retention covers dispatched orders only: rejected orders keep their orderer and problems,
-//     and the OrderAccepted events in the bus's topic table (hms.orders.accepted.v1) keep holder
-//     names; both need a retention of their own.
-//   - Logs are text on stderr (main.go): the JSON logs need a JSON handler there (the demo
-//     already logs JSON to its file).
+//   - Retention (retention.go) cannot reach the audit log, which is append-only: a rejected
+//     order's entry keeps its problems in full as the reason, whose wording may name another
+//     holder's card. And a consumer group that stops reading keeps its topic's events forever;
+//     retention does not yet say which group holds old events back.
 
 import (
 	"cmp"
