@@ -19,11 +19,14 @@ import (
 
 // Configuration of the clock and the HTTP listener (flags fall back to these environment variables).
 const (
-	envPlanEvery       = "CARDLINE_PLAN_EVERY"       // how often queued cards are planned into batches
-	envSLAEvery        = "CARDLINE_SLA_EVERY"        // how often orders are checked against their deadlines
-	envStationCapacity = "CARDLINE_STATION_CAPACITY" // cards an hour, all stations together
-	envRetention       = "CARDLINE_RETENTION"        // how long personal data stay after dispatch
-	envHTTPAddr        = "CARDLINE_HTTP_ADDR"        // /metrics and /healthz
+	envPlanEvery       = "CARDLINE_PLAN_EVERY"         // how often queued cards are planned into batches
+	envSLAEvery        = "CARDLINE_SLA_EVERY"          // how often orders are checked against their deadlines
+	envStationCapacity = "CARDLINE_STATION_CAPACITY"   // cards an hour, all stations together
+	envRetention       = "CARDLINE_RETENTION"          // how long personal data stay after dispatch
+	envRejectedRet     = "CARDLINE_REJECTED_RETENTION" // how long a rejected order's personal data stay
+	envEventRet        = "CARDLINE_EVENT_RETENTION"    // how long events every consumer has read stay
+	envPoisonRet       = "CARDLINE_POISON_RETENTION"   // how long poisoned (and handled input) messages stay
+	envHTTPAddr        = "CARDLINE_HTTP_ADDR"          // /metrics and /healthz
 )
 
 // clockConfig is serve's time-driven work and its HTTP listener.
@@ -34,6 +37,9 @@ type clockConfig struct {
 	retentionEvery time.Duration
 	capacity       float64
 	retention      string
+	rejectedRet    string
+	eventRet       string
+	poisonRet      string
 	pickup, cutOff string
 	httpAddr       string
 }
@@ -49,6 +55,12 @@ func (c *clockConfig) flags(fs *flag.FlagSet) {
 	}
 	fs.Float64Var(&c.capacity, "station-capacity", capacity, "cards an hour that all stations make together, for the SLA sweep (env "+envStationCapacity+")")
 	fs.StringVar(&c.retention, "retention", envOr(envRetention, "90d"), "erase photos and personal data this long after dispatch: a duration, or days as 90d (env "+envRetention+")")
+	fs.StringVar(&c.rejectedRet, "rejected-retention", envOr(envRejectedRet, days(production.DefaultRejectedRetention)),
+		"erase a rejected order's orderer and problem wording this long after rejection (env "+envRejectedRet+")")
+	fs.StringVar(&c.eventRet, "event-retention", envOr(envEventRet, days(production.DefaultEventRetention)),
+		"delete events every consumer group has read this long after publication (env "+envEventRet+")")
+	fs.StringVar(&c.poisonRet, "poison-retention", envOr(envPoisonRet, days(production.DefaultPoisonRetention)),
+		"delete poisoned messages, never replayed, this long after they failed; also the input topic's handled messages (env "+envPoisonRet+")")
 	fs.StringVar(&c.pickup, "pickup", envOr(envPickup, "15:00"), "local time (Oslo) the post collects on business days (env "+envPickup+")")
 	fs.StringVar(&c.cutOff, "cut-off", envOr(envCutOff, "14:00"), "what is ready before this local time goes with that day's pickup (env "+envCutOff+")")
 	fs.StringVar(&c.httpAddr, "http-addr", envOr(envHTTPAddr, "127.0.0.1:8080"), "listen here for /metrics and /healthz; empty for none (env "+envHTTPAddr+")")
@@ -60,6 +72,14 @@ func envDuration(key string, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// days writes d as whole days ("30d") when it is, for the flags' defaults.
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 // parseRetention reads a Go duration or a number of days ("90d").
@@ -90,6 +110,15 @@ func (s *service) startClock(ctx context.Context, c clockConfig) (stop func(), e
 	if err != nil {
 		return nil, err
 	}
+	var rejectedRet, eventRet, poisonRet time.Duration
+	for _, r := range []struct {
+		flag, value string
+		into        *time.Duration
+	}{{"--rejected-retention", c.rejectedRet, &rejectedRet}, {"--event-retention", c.eventRet, &eventRet}, {"--poison-retention", c.poisonRet, &poisonRet}} {
+		if *r.into, err = parseRetention(r.value); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.flag, err)
+		}
+	}
 	pickup, err := clockTime(c.pickup)
 	if err != nil {
 		return nil, fmt.Errorf("--pickup: %w", err)
@@ -109,6 +138,7 @@ func (s *service) startClock(ctx context.Context, c clockConfig) (stop func(), e
 			return p, err
 		},
 		RetentionEvery: c.retentionEvery, Retention: retention, Calendar: cal,
+		RejectedRetention: rejectedRet, EventRetention: eventRet, PoisonRetention: poisonRet,
 	}, s.log, production.WithElector(elector), production.WithMetrics(metrics))
 	if err != nil {
 		return nil, err
@@ -130,7 +160,8 @@ func (s *service) startClock(ctx context.Context, c clockConfig) (stop func(), e
 	}
 	clock.Start()
 	s.log.Info("clock started", "plan_every", c.planEvery, "sla_every", c.slaEvery, "print_batch_size", *c.batchSize,
-		"station_capacity", c.capacity, "retention", retention)
+		"station_capacity", c.capacity, "retention", retention, "rejected_retention", rejectedRet,
+		"event_retention", eventRet, "poison_retention", poisonRet)
 	return func() {
 		if srv != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
