@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
-	"github.com/go-pdf/fpdf"
 	"golang.org/x/text/unicode/norm"
 
+	"cardline/internal/pdf"
 	"cardline/printer"
+	"cardline/production"
 )
 
 // The PDF is an A4 portrait page (it prints on any office printer and reads on a phone held
@@ -19,15 +21,17 @@ import (
 // validity in both languages.
 //
 // It is set in the Go fonts, the plastic card's fonts (printer.RegularTTF, printer.BoldTTF),
-// embedded as subsets with full Unicode: every European name prints as sent.
+// embedded whole with full Unicode: every European name prints as sent.
 //
-// go-pdf/fpdf rather than jung-kurt/gofpdf: both are archived with the same API, but the fork is the
-// one that got the last fixes and has SetLang, so screen readers read the page as Norwegian.
+// It is written by our own internal/pdf rather than fpdf: fpdf parses, measures and subsets each
+// font and compresses it again for every document, 13 ms of CPU per page; internal/pdf does that
+// once per process (goFonts), so a page costs the layout and its bytes.
 
 // Page geometry in millimetres.
 const (
 	pageMargin = 15.0
 	pageWidth  = 210.0
+	pageHeight = 297.0
 
 	panelX, panelY = pageMargin, 70.0 // the panel's top, lower if the introduction runs long
 	panelW, panelH = 85.60, 53.98
@@ -40,10 +44,38 @@ const (
 	pageQR  = 50.0 // the QR code beside the panel
 )
 
-const ptToMM = 25.4 / 72
+const (
+	ptToMM = 25.4 / 72
+	mm     = 72 / 25.4 // points per millimetre, the document's unit
 
-// fontFamily is the family name the fonts are registered under in each document.
-const fontFamily = "go"
+	cellMargin = 1.0 // the inner margin of a cell, left and right, as fpdf had it
+)
+
+// The page's colours: ink for values, grey for labels and English, and the details' rules.
+var (
+	ink   = pdf.RGB{R: 0x12, G: 0x12, B: 0x12}
+	grey  = pdf.RGB{R: 0x5a, G: 0x5a, B: 0x5a}
+	rule  = pdf.RGB{R: 0xc8, G: 0xc8, B: 0xc8}
+	black = pdf.RGB{}
+	white = pdf.RGB{R: 0xff, G: 0xff, B: 0xff}
+)
+
+// faces are the two Go faces ready for embedding.
+type faces struct{ regular, bold *pdf.Font }
+
+// goFonts parses and compresses the Go fonts once per process: that is the expensive part of a
+// PDF, and the result is immutable and shared by every page.
+var goFonts = sync.OnceValues(func() (faces, error) {
+	regular, err := pdf.ParseTrueType(printer.RegularTTF())
+	if err != nil {
+		return faces{}, fmt.Errorf("Go regular: %w", err)
+	}
+	bold, err := pdf.ParseTrueType(printer.BoldTTF())
+	if err != nil {
+		return faces{}, fmt.Errorf("Go bold: %w", err)
+	}
+	return faces{regular: regular, bold: bold}, nil
+})
 
 // WritePDF renders the temporary card c as a one-page PDF to w.
 func WritePDF(w io.Writer, c *Card) error {
@@ -54,46 +86,42 @@ func WritePDF(w io.Writer, c *Card) error {
 	if err != nil {
 		return fmt.Errorf("render PDF of card %s: %w", c.CardNumber, err)
 	}
-	pdf := fpdf.New("P", "mm", "A4", "")
-	pdf.SetCatalogSort(true) // the same card gives the same bytes
-	// Uncompressed: fpdf makes a fresh zlib writer per stream, which cost 12 of 30 ms per page; the
-	// photo stays JPEG and the font a subset, so a page is about 100 kB instead of 60 kB.
-	pdf.SetCompression(false)
-	pdf.SetCreationDate(c.Issued)
-	pdf.SetModificationDate(c.Issued)
-	pdf.SetLang("nb-NO")
-	pdf.SetTitle("Midlertidig HMS-kort / Temporary HSE card "+c.CardNumber, true)
-	pdf.SetSubject(c.FullName(), true)
-	pdf.SetCreator("cardline", true)
-	pdf.SetProducer("cardline", true)
-	pdf.SetAutoPageBreak(false, 0)
-	pdf.SetMargins(pageMargin, pageMargin, pageMargin)
-	pdf.AddUTF8FontFromBytes(fontFamily, "", printer.RegularTTF())
-	pdf.AddUTF8FontFromBytes(fontFamily, "B", printer.BoldTTF())
-	pdf.AddPage()
+	fonts, err := goFonts()
+	if err != nil {
+		return fmt.Errorf("render PDF: fonts: %w", err)
+	}
+	photo, err := pdf.ParseJPEG(c.PhotoJPEG)
+	if err != nil {
+		return fmt.Errorf("render PDF of card %s: photo: %w", c.CardNumber, err)
+	}
+	doc := pdf.New(pageWidth, pageHeight, mm, pdf.Info{
+		Title:    "Midlertidig HMS-kort / Temporary HSE card " + c.CardNumber,
+		Subject:  c.FullName(),
+		Creator:  "cardline",
+		Producer: "cardline",
+		Created:  c.Issued, // the same card gives the same bytes
+		Lang:     "nb-NO",
+	})
 
-	p := &page{pdf: pdf, c: c}
+	p := &page{doc: doc, c: c, fonts: fonts}
 	p.header()
-	p.top = max(panelY, pdf.GetY()+8)
-	if err := p.panel(qr); err != nil {
+	p.top = max(panelY, p.y+8)
+	if err := p.panel(qr, photo); err != nil {
 		return fmt.Errorf("render PDF of card %s: %w", c.CardNumber, err)
 	}
 	qrX := (panelX + panelW + pageWidth - pageMargin - pageQR) / 2 // centred right of the panel
-	drawQR(pdf, qr, qrX, p.top+(panelH-pageQR)/2-2, pageQR)
+	drawQR(doc, qr, qrX, p.top+(panelH-pageQR)/2-2, pageQR)
 	p.font("", 8.5)
-	pdf.SetTextColor(0x12, 0x12, 0x12)
-	pdf.SetXY(qrX-10, p.top+(panelH+pageQR)/2-2)
-	pdf.CellFormat(pageQR+20, 4, "Skann for å sjekke status", "", 2, "C", false, 0, "")
-	pdf.SetTextColor(0x5a, 0x5a, 0x5a)
-	pdf.CellFormat(pageQR+20, 4, "Scan to check status", "", 0, "C", false, 0, "")
+	doc.SetTextColor(ink)
+	p.x, p.y = qrX-10, p.top+(panelH+pageQR)/2-2
+	p.cell(pageQR+20, 4, "Skann for å sjekke status", true)
+	doc.SetTextColor(grey)
+	p.cell(pageQR+20, 4, "Scan to check status", true)
 	p.details()
-	if y := pdf.GetY(); y > 297-8 {
-		return fmt.Errorf("render PDF of card %s: text runs off the page (%.0f mm)", c.CardNumber, y)
+	if p.y > pageHeight-8 {
+		return fmt.Errorf("render PDF of card %s: text runs off the page (%.0f mm)", c.CardNumber, p.y)
 	}
-	if err := pdf.Error(); err != nil {
-		return fmt.Errorf("render PDF of card %s: %w", c.CardNumber, err)
-	}
-	if err := pdf.Output(w); err != nil {
+	if err := doc.Write(w); err != nil {
 		return fmt.Errorf("write PDF of card %s: %w", c.CardNumber, err)
 	}
 	return nil
@@ -108,13 +136,50 @@ func RenderPDF(c *Card) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// page is the layout of one temporary card: the document and a cursor for cells, as fpdf had it.
 type page struct {
-	pdf *fpdf.Fpdf
-	c   *Card
-	top float64 // of the card panel
+	doc    *pdf.Document
+	c      *Card
+	fonts  faces
+	fontMM float64 // the current font size
+	x, y   float64 // the cursor: where the next cell goes
+	top    float64 // of the card panel
 }
 
-func (p *page) font(style string, pt float64) { p.pdf.SetFont(fontFamily, style, pt) }
+// font sets the face ("" regular, "B" bold) and size in points.
+func (p *page) font(style string, pt float64) {
+	f := p.fonts.regular
+	if style == "B" {
+		f = p.fonts.bold
+	}
+	p.doc.SetFont(f, pt)
+	p.fontMM = pt * ptToMM
+}
+
+// cell sets s in a box w × h at the cursor, centred or (left) after the cell margin, vertically
+// centred; the cursor moves below the box or else to its right.
+func (p *page) cell(w, h float64, s string, centre bool) {
+	dx := cellMargin
+	if centre {
+		dx = (w - p.doc.StringWidth(s)) / 2
+	}
+	p.doc.Text(p.x+dx, p.y+h/2+0.3*p.fontMM, s)
+	if centre {
+		p.y += h
+	} else {
+		p.x += w
+	}
+}
+
+// paragraph sets s left-aligned in lines h apart, wrapped at spaces to w less the cell margins,
+// from the cursor; the cursor ends below it at the left margin.
+func (p *page) paragraph(w, h float64, s string) {
+	for _, line := range wrap(p.doc.StringWidth, s, w-2*cellMargin, false) {
+		p.doc.Text(p.x+cellMargin, p.y+h/2+0.3*p.fontMM, line)
+		p.y += h
+	}
+	p.x = pageMargin
+}
 
 // validity is the rule of validity as a sentence in each language.
 func (p *page) validity() (nb, en string) {
@@ -124,86 +189,85 @@ func (p *page) validity() (nb, en string) {
 }
 
 func (p *page) header() {
-	pdf := p.pdf
-	pdf.SetTextColor(0x12, 0x12, 0x12)
+	doc := p.doc
+	doc.SetTextColor(ink)
 	p.font("B", 24)
-	pdf.Text(pageMargin, 26, "Midlertidig HMS-kort")
-	pdf.SetTextColor(0x5a, 0x5a, 0x5a)
+	doc.Text(pageMargin, 26, "Midlertidig HMS-kort")
+	doc.SetTextColor(grey)
 	p.font("", 16)
-	pdf.Text(pageMargin, 34, "Temporary HSE card")
+	doc.Text(pageMargin, 34, "Temporary HSE card")
 
 	// The card type in its colour, top right, as a reader's first clue which card this stands for.
 	nb, en := typeWords(p.c.CardType)
-	r, g, b, dark := bandColour(p.c.CardType)
-	pdf.SetFillColor(r, g, b)
-	pdf.RoundedRect(pageWidth-pageMargin-52, 18, 52, 16, 2, "1234", "F")
-	if dark {
-		pdf.SetTextColor(0x12, 0x12, 0x12)
-	} else {
-		pdf.SetTextColor(0xff, 0xff, 0xff)
-	}
+	band, text := typeColours(p.c.CardType)
+	doc.SetFillColor(band)
+	doc.RoundedRect(pageWidth-pageMargin-52, 18, 52, 16, 2, pdf.AllCorners, pdf.Fill)
+	doc.SetTextColor(text)
 	p.font("B", 12)
-	pdf.SetXY(pageWidth-pageMargin-52, 20)
-	pdf.CellFormat(52, 6, strings.ToUpper(nb), "", 2, "C", false, 0, "")
+	p.x, p.y = pageWidth-pageMargin-52, 20
+	p.cell(52, 6, strings.ToUpper(nb), true)
 	p.font("", 10)
-	pdf.CellFormat(52, 5, en, "", 0, "C", false, 0, "")
+	p.cell(52, 5, en, true)
 
 	nbRule, enRule := p.validity()
-	pdf.SetTextColor(0x12, 0x12, 0x12)
+	doc.SetTextColor(ink)
 	p.font("", 10)
-	pdf.SetXY(pageMargin, 40)
-	pdf.MultiCell(pageWidth-2*pageMargin, 4.6, "Dette er et midlertidig HMS-kort, utstedt "+
-		date(p.c.Issued)+". "+nbRule+" Vis det sammen med legitimasjon med bilde.", "", "L", false)
-	pdf.SetTextColor(0x5a, 0x5a, 0x5a)
-	pdf.MultiCell(pageWidth-2*pageMargin, 4.6, "This is a temporary HSE card, issued "+
-		date(p.c.Issued)+". "+enRule+" Show it together with photo identification.", "", "L", false)
+	p.x, p.y = pageMargin, 40
+	p.paragraph(pageWidth-2*pageMargin, 4.6, "Dette er et midlertidig HMS-kort, utstedt "+
+		date(p.c.Issued)+". "+nbRule+" Vis det sammen med legitimasjon med bilde.")
+	doc.SetTextColor(grey)
+	p.paragraph(pageWidth-2*pageMargin, 4.6, "This is a temporary HSE card, issued "+
+		date(p.c.Issued)+". "+enRule+" Show it together with photo identification.")
+}
+
+// typeColours are the card type's band colour and the colour of text on it.
+func typeColours(t production.CardType) (band, text pdf.RGB) {
+	r, g, b, dark := bandColour(t)
+	band = pdf.RGB{R: uint8(r), G: uint8(g), B: uint8(b)}
+	if dark {
+		return band, ink
+	}
+	return band, white
 }
 
 // panel draws the cut-out card. Its content follows the plastic card's front: the colour band
 // naming the type, the photo at the left, name, birth date and employer at the right, and the QR
 // code in the corner.
-func (p *page) panel(qr [][]bool) error {
-	pdf, c := p.pdf, p.c
+func (p *page) panel(qr [][]bool, photo *pdf.Image) error {
+	doc, c := p.doc, p.c
 	x, y := panelX, p.top
 
 	p.font("", 7)
-	pdf.SetTextColor(0x5a, 0x5a, 0x5a)
-	pdf.Text(x, y-1.5, "Klipp ut langs den stiplede linjen / Cut out along the dashed line")
+	doc.SetTextColor(grey)
+	doc.Text(x, y-1.5, "Klipp ut langs den stiplede linjen / Cut out along the dashed line")
 
-	r, g, b, dark := bandColour(c.CardType)
-	pdf.SetFillColor(r, g, b)
-	pdf.RoundedRect(x, y, panelW, bandH, panelRadius, "12", "F")
-	if dark {
-		pdf.SetTextColor(0x12, 0x12, 0x12)
-	} else {
-		pdf.SetTextColor(0xff, 0xff, 0xff)
-	}
+	band, text := typeColours(c.CardType)
+	doc.SetFillColor(band)
+	doc.RoundedRect(x, y, panelW, bandH, panelRadius, pdf.TopLeft|pdf.TopRight, pdf.Fill)
+	doc.SetTextColor(text)
 	nb, en := typeWords(c.CardType)
 	p.font("B", 8)
-	pdf.Text(x+panelMargin, y+3.9, "MIDLERTIDIG HMS-KORT")
+	doc.Text(x+panelMargin, y+3.9, "MIDLERTIDIG HMS-KORT")
 	p.font("", 6.5)
-	pdf.Text(x+panelMargin, y+6.9, "Temporary HSE card")
+	doc.Text(x+panelMargin, y+6.9, "Temporary HSE card")
 	p.font("B", 8)
-	pdf.Text(x+panelW-panelMargin-pdf.GetStringWidth(strings.ToUpper(nb)), y+3.9, strings.ToUpper(nb))
+	doc.Text(x+panelW-panelMargin-doc.StringWidth(strings.ToUpper(nb)), y+3.9, strings.ToUpper(nb))
 	p.font("", 6.5)
-	pdf.Text(x+panelW-panelMargin-pdf.GetStringWidth(en), y+6.9, en)
+	doc.Text(x+panelW-panelMargin-doc.StringWidth(en), y+6.9, en)
 
 	// The photo fills its box, cropped around its centre, never stretched. The stored JPEG goes in
 	// as it is (no decoding, no re-encoding): intake re-encoded it already.
 	px, py := x+panelMargin, y+bandH+2
-	info := pdf.RegisterImageOptionsReader("photo", fpdf.ImageOptions{ImageType: "JPG"}, bytes.NewReader(c.PhotoJPEG))
-	if err := pdf.Error(); err != nil {
-		return fmt.Errorf("embed photo: %w", err)
-	}
-	iw, ih := info.Width(), info.Height()
+	iw, ih := float64(photo.Width), float64(photo.Height)
 	scale := max(photoW/iw, photoH/ih)
 	dw, dh := iw*scale, ih*scale
-	pdf.ClipRect(px, py, photoW, photoH, false)
-	pdf.ImageOptions("photo", px+(photoW-dw)/2, py+(photoH-dh)/2, dw, dh, false, fpdf.ImageOptions{}, 0, "")
-	pdf.ClipEnd()
+	doc.Save()
+	doc.ClipRect(px, py, photoW, photoH)
+	doc.DrawImage(photo, px+(photoW-dw)/2, py+(photoH-dh)/2, dw, dh)
+	doc.Restore()
 
 	qrX, qrY := x+panelW-panelMargin-panelQR+1.5, y+panelH-panelMargin-panelQR+1.5
-	drawQR(pdf, qr, qrX, qrY, panelQR)
+	drawQR(doc, qr, qrX, qrY, panelQR)
 
 	// Right of the photo: who and for whom. Below it, across to the QR code: which card, how long.
 	col := column{p: p, x: px + photoW + 3, y: py - 0.3, right: x + panelW - panelMargin}
@@ -227,11 +291,11 @@ func (p *page) panel(qr [][]bool) error {
 	}
 
 	// The cut line, last so it lies on top of the band's edge.
-	pdf.SetDrawColor(0x5a, 0x5a, 0x5a)
-	pdf.SetLineWidth(0.3)
-	pdf.SetDashPattern([]float64{2, 1.2}, 0)
-	pdf.RoundedRect(x, y, panelW, panelH, panelRadius, "1234", "D")
-	pdf.SetDashPattern(nil, 0)
+	doc.SetStrokeColor(grey)
+	doc.SetLineWidth(0.3)
+	doc.SetDash([]float64{2, 1.2}, 0)
+	doc.RoundedRect(x, y, panelW, panelH, panelRadius, pdf.AllCorners, pdf.Stroke)
+	doc.SetDash(nil, 0)
 	return nil
 }
 
@@ -246,49 +310,52 @@ func (l *column) gap(mm float64) { l.y += mm }
 // text draws s on as few lines as it takes: at maxPt if it fits, shrunk down to minPt if that makes
 // it fit on one line, wrapped at minPt otherwise. A name is never cut short.
 func (l *column) text(s, style string, maxPt, minPt float64) {
-	pdf := l.p.pdf
+	doc := l.p.doc
 	s = norm.NFC.String(s)
 	pt := maxPt
 	for ; pt > minPt; pt -= 0.25 {
 		l.p.font(style, pt)
-		if pdf.GetStringWidth(s) <= l.right-l.x {
+		if doc.StringWidth(s) <= l.right-l.x {
 			break
 		}
 	}
 	pt = max(pt, minPt)
 	l.p.font(style, pt)
 	h := pt * ptToMM * 1.15
-	pdf.SetTextColor(0x12, 0x12, 0x12)
-	for _, line := range wrap(pdf, s, l.right-l.x) {
-		pdf.Text(l.x, l.y+pt*ptToMM*0.9, line)
+	doc.SetTextColor(ink)
+	for _, line := range wrap(doc.StringWidth, s, l.right-l.x, true) {
+		doc.Text(l.x, l.y+pt*ptToMM*0.9, line)
 		l.y += h
 	}
 }
 
 // labelled draws a grey label followed by a dark value on one line.
 func (l *column) labelled(label, value string, pt float64) {
-	pdf := l.p.pdf
+	doc := l.p.doc
 	l.p.font("", pt)
-	pdf.SetTextColor(0x5a, 0x5a, 0x5a)
+	doc.SetTextColor(grey)
 	base := l.y + pt*ptToMM*0.9
-	pdf.Text(l.x, base, label)
+	doc.Text(l.x, base, label)
 	if value != "" {
-		lw := pdf.GetStringWidth(label)
+		lw := doc.StringWidth(label)
 		l.p.font("B", pt)
-		pdf.SetTextColor(0x12, 0x12, 0x12)
-		pdf.Text(l.x+lw, base, value)
+		doc.SetTextColor(ink)
+		doc.Text(l.x+lw, base, value)
 	}
 	l.y += pt * ptToMM * 1.2
 }
 
-// wrap splits s into lines no wider than w at the current font, breaking at spaces and after
-// hyphens (double-barrelled names) where it can, and inside a word only when a piece alone is
-// wider than w.
-func wrap(pdf *fpdf.Fpdf, s string, w float64) []string {
+// wrap splits s into lines no wider than w as measured by width, breaking at spaces and, if
+// hyphens, after hyphens (double-barrelled names) where it can, and inside a word only when a piece
+// alone is wider than w.
+func wrap(width func(string) float64, s string, w float64, hyphens bool) []string {
 	var lines []string
 	line := ""
 	for _, word := range strings.Fields(s) {
-		pieces := strings.SplitAfter(word, "-")
+		pieces := []string{word}
+		if hyphens {
+			pieces = strings.SplitAfter(word, "-")
+		}
 		for i, piece := range pieces {
 			if piece == "" {
 				continue
@@ -301,7 +368,7 @@ func wrap(pdf *fpdf.Fpdf, s string, w float64) []string {
 				}
 				try = line + sep + piece
 			}
-			if pdf.GetStringWidth(try) <= w {
+			if width(try) <= w {
 				line = try
 				continue
 			}
@@ -310,7 +377,7 @@ func wrap(pdf *fpdf.Fpdf, s string, w float64) []string {
 			}
 			line = ""
 			for _, r := range piece {
-				if line != "" && pdf.GetStringWidth(line+string(r)) > w {
+				if line != "" && width(line+string(r)) > w {
 					lines = append(lines, line)
 					line = ""
 				}
@@ -327,7 +394,7 @@ func wrap(pdf *fpdf.Fpdf, s string, w float64) []string {
 // details lists every field again in large type, Norwegian and English labels, for a reader on a
 // phone and for an inspector who types the card number.
 func (p *page) details() {
-	pdf, c := p.pdf, p.c
+	doc, c := p.doc, p.c
 	nb, en := typeWords(c.CardType)
 	rows := []struct{ nb, en, value string }{
 		{"Navn", "Name", c.FullName()},
@@ -343,76 +410,63 @@ func (p *page) details() {
 	const labelW = 58.0
 	valueW := pageWidth - 2*pageMargin - labelW
 	y := p.top + panelH + 10
-	pdf.SetDrawColor(0xc8, 0xc8, 0xc8)
-	pdf.SetLineWidth(0.2)
-	pdf.SetDashPattern(nil, 0)
+	doc.SetStrokeColor(rule)
+	doc.SetLineWidth(0.2)
+	doc.SetDash(nil, 0)
 	for i, r := range rows {
 		if i > 0 {
-			pdf.Line(pageMargin, y, pageWidth-pageMargin, y)
+			doc.Line(pageMargin, y, pageWidth-pageMargin, y)
 		}
 		y += 1.5
 		p.font("B", 10)
-		pdf.SetTextColor(0x12, 0x12, 0x12)
-		pdf.Text(pageMargin, y+3.6, r.nb)
+		doc.SetTextColor(ink)
+		doc.Text(pageMargin, y+3.6, r.nb)
 		p.font("", 8.5)
-		pdf.SetTextColor(0x5a, 0x5a, 0x5a)
-		pdf.Text(pageMargin, y+7.3, r.en)
+		doc.SetTextColor(grey)
+		doc.Text(pageMargin, y+7.3, r.en)
 		// A value that needs more than one line is set smaller, so long names keep to one page.
 		pt, lh := 12.0, 5.2
 		p.font("B", pt)
-		lines := wrap(pdf, norm.NFC.String(r.value), valueW)
+		lines := wrap(doc.StringWidth, norm.NFC.String(r.value), valueW, true)
 		if len(lines) > 1 {
 			pt, lh = 10.5, 4.5
 			p.font("B", pt)
-			lines = wrap(pdf, norm.NFC.String(r.value), valueW)
+			lines = wrap(doc.StringWidth, norm.NFC.String(r.value), valueW, true)
 		}
-		pdf.SetTextColor(0x12, 0x12, 0x12)
+		doc.SetTextColor(ink)
 		for j, line := range lines {
-			pdf.Text(pageMargin+labelW, y+4.2+float64(j)*lh, line)
+			doc.Text(pageMargin+labelW, y+4.2+float64(j)*lh, line)
 		}
 		y += max(8.5, 4.2+float64(len(lines)-1)*lh+1.5) + 0.5
 	}
 
 	y += 4
-	pdf.SetXY(pageMargin, y)
+	p.x, p.y = pageMargin, y
 	p.font("", 9)
-	pdf.SetTextColor(0x12, 0x12, 0x12)
+	doc.SetTextColor(ink)
 	nbRule, enRule := p.validity()
 	nbNote, enNote := "Kortets utløpsdato er satt.", "The card's expiry date is set."
 	if !c.ExpiryKnown {
 		nbNote = "Det fysiske kortets utløpsdato settes når det produseres, og blir ikke tidligere enn denne datoen."
 		enNote = "The physical card's expiry date is set when it is produced, and will not be earlier than this date."
 	}
-	pdf.MultiCell(pageWidth-2*pageMargin, 4.2, nbRule+" "+nbNote+" Kortet er personlig og tilhører arbeidsgiveren.", "", "L", false)
-	pdf.SetTextColor(0x5a, 0x5a, 0x5a)
-	pdf.MultiCell(pageWidth-2*pageMargin, 4.2, enRule+" "+enNote+" The card is personal and the employer's property.", "", "L", false)
+	p.paragraph(pageWidth-2*pageMargin, 4.2, nbRule+" "+nbNote+" Kortet er personlig og tilhører arbeidsgiveren.")
+	doc.SetTextColor(grey)
+	p.paragraph(pageWidth-2*pageMargin, 4.2, enRule+" "+enNote+" The card is personal and the employer's property.")
 
-	pdf.SetXY(pageMargin, pdf.GetY()+3)
+	p.y += 3
 	p.font("", 7)
-	pdf.MultiCell(pageWidth-2*pageMargin, 3.2, "Status: "+c.StatusURL, "", "L", false)
-	pdf.LinkString(pageMargin, pdf.GetY()-3.2, pageWidth-2*pageMargin, 3.2, c.StatusURL)
+	p.paragraph(pageWidth-2*pageMargin, 3.2, "Status: "+c.StatusURL)
+	doc.Link(pageMargin, p.y-3.2, pageWidth-2*pageMargin, 3.2, c.StatusURL)
 }
 
 // drawQR draws the QR code as filled squares, size mm wide including a quiet zone of 4 modules,
 // so it stays sharp at any zoom and prints at the printer's own resolution.
-func drawQR(pdf *fpdf.Fpdf, mods [][]bool, x, y, size float64) {
+func drawQR(doc *pdf.Document, mods [][]bool, x, y, size float64) {
 	const quiet = 4
 	m := size / float64(len(mods)+2*quiet)
-	pdf.SetFillColor(0xff, 0xff, 0xff)
-	pdf.Rect(x, y, size, size, "F")
-	pdf.SetFillColor(0, 0, 0)
-	for row, mr := range mods {
-		for col := 0; col < len(mr); {
-			if !mr[col] {
-				col++
-				continue
-			}
-			start := col
-			for col < len(mr) && mr[col] {
-				col++
-			}
-			// A hair of overlap between rows keeps anti-aliased viewers from showing seams.
-			pdf.Rect(x+float64(quiet+start)*m, y+float64(quiet+row)*m, float64(col-start)*m, m+0.02, "F")
-		}
-	}
+	doc.SetFillColor(white)
+	doc.Rect(x, y, size, size, pdf.Fill)
+	doc.SetFillColor(black)
+	doc.FillBitmap(x+quiet*m, y+quiet*m, m, mods)
 }
