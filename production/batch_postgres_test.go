@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -289,8 +290,12 @@ func TestClaimNextCard(t *testing.T) {
 		var c *Card
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			var err error
-			if c, err = s.ClaimNextCard(ctx, tx, types); err != nil || c == nil {
+			var ct CardType
+			if c, ct, err = s.ClaimNextCard(ctx, tx, types); err != nil || c == nil {
 				return err
+			}
+			if !slices.Contains(types, ct) {
+				return fmt.Errorf("claimed %s of type %s for a station loaded with %v", c.Number, ct, types)
 			}
 			_, err = TransitionCard(ctx, tx, c.Number, CardInProduction, "station:test", "")
 			return err
@@ -342,7 +347,7 @@ func TestClaimNextCard(t *testing.T) {
 				return
 			}
 			held <- tx
-			c, err := s.ClaimNextCard(ctx, tx, []CardType{Construction})
+			c, _, err := s.ClaimNextCard(ctx, tx, []CardType{Construction})
 			if err != nil {
 				t.Error(err)
 				return

@@ -156,45 +156,87 @@ func allocateCardNumbers(ctx context.Context, tx pgx.Tx, n int) ([]CardNumber, e
 
 // TransitionCard moves a card to state to, if the state machine allows it from its current state,
 // and writes the audit entry. It is the only way a card's state changes.
+//
+// Lock, move and audit are one statement (a round trip a transition instead of three): the
+// sub-select locks the row and yields its state before the update, the update happens only from a
+// state the table allows, and the audit row is written from what the update returned. When nothing
+// moved, a second look says why.
 func TransitionCard(ctx context.Context, tx pgx.Tx, n CardNumber, to CardState, actor, reason string) (from CardState, err error) {
-	if err := tx.QueryRow(ctx, "SELECT state FROM cards WHERE card_number = $1 FOR UPDATE", string(n)).Scan(&from); err != nil {
+	var froms []string
+	for s := range cardTransitions {
+		if s.To(to) == nil {
+			froms = append(froms, string(s))
+		}
+	}
+	err = tx.QueryRow(ctx, `WITH moved AS (
+			UPDATE cards c SET state = $2, updated_at = now()
+			FROM (SELECT card_number, state FROM cards WHERE card_number = $1 FOR UPDATE) old
+			WHERE c.card_number = old.card_number AND old.state = ANY($3)
+			RETURNING old.state)
+		INSERT INTO audit_log (actor, entity, entity_id, from_state, to_state, reason)
+		SELECT $4, 'card', $1, state, $2, $5 FROM moved RETURNING from_state`,
+		string(n), string(to), froms, actor, nullString(reason)).Scan(&from)
+	if err == nil {
+		return from, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("card %s: move to %s: %w", n, to, err)
+	}
+	if err := tx.QueryRow(ctx, "SELECT state FROM cards WHERE card_number = $1", string(n)).Scan(&from); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", fmt.Errorf("card %s: no such card", n)
 		}
 		return "", fmt.Errorf("card %s: read state: %w", n, err)
 	}
-	if err := from.To(to); err != nil {
-		var te *TransitionError
-		if errors.As(err, &te) {
-			te.ID = string(n)
-		}
-		return from, err
+	err = from.To(to)
+	if err == nil { // cannot happen: the update allows every state the table does
+		err = fmt.Errorf("card %s: %s → %s allowed but not moved", n, from, to)
 	}
-	if _, err := tx.Exec(ctx, "UPDATE cards SET state = $2, updated_at = now() WHERE card_number = $1", string(n), string(to)); err != nil {
-		return from, fmt.Errorf("card %s: set state %s: %w", n, to, err)
+	var te *TransitionError
+	if errors.As(err, &te) {
+		te.ID = string(n)
 	}
-	return from, audit(ctx, tx, actor, "card", string(n), string(from), string(to), reason)
+	return from, err
 }
 
-// TransitionOrder moves an order to state to, if allowed, with its audit entry.
+// TransitionOrder moves an order to state to, if allowed, with its audit entry, in one statement
+// as TransitionCard does. The row lock is FOR NO KEY UPDATE, as the update takes: it does not wait
+// for the KEY SHARE locks that writing an order's cards takes (two stations claiming sibling cards
+// would deadlock on FOR UPDATE).
 func TransitionOrder(ctx context.Context, tx pgx.Tx, id string, to OrderState, actor, reason string) error {
+	var froms []string
+	for s := range orderTransitions {
+		if s.To(to) == nil {
+			froms = append(froms, string(s))
+		}
+	}
 	var from OrderState
-	// NO KEY UPDATE, as the UPDATE takes: it does not wait for the KEY SHARE locks that writing an
-	// order's cards takes (two stations claiming sibling cards would deadlock on FOR UPDATE).
-	if err := tx.QueryRow(ctx, "SELECT state FROM orders WHERE order_id = $1 FOR NO KEY UPDATE", id).Scan(&from); err != nil {
+	err := tx.QueryRow(ctx, `WITH moved AS (
+			UPDATE orders o SET state = $2, updated_at = now()
+			FROM (SELECT order_id, state FROM orders WHERE order_id = $1 FOR NO KEY UPDATE) old
+			WHERE o.order_id = old.order_id AND old.state = ANY($3)
+			RETURNING old.state)
+		INSERT INTO audit_log (actor, entity, entity_id, from_state, to_state, reason)
+		SELECT $4, 'order', $1, state, $2, $5 FROM moved RETURNING from_state`,
+		id, string(to), froms, actor, nullString(reason)).Scan(&from)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("order %s: move to %s: %w", id, to, err)
+	}
+	if err := tx.QueryRow(ctx, "SELECT state FROM orders WHERE order_id = $1", id).Scan(&from); err != nil {
 		return fmt.Errorf("order %s: read state: %w", id, err)
 	}
-	if err := from.To(to); err != nil {
-		var te *TransitionError
-		if errors.As(err, &te) {
-			te.ID = id
-		}
-		return err
+	err = from.To(to)
+	if err == nil {
+		err = fmt.Errorf("order %s: %s → %s allowed but not moved", id, from, to)
 	}
-	if _, err := tx.Exec(ctx, "UPDATE orders SET state = $2, updated_at = now() WHERE order_id = $1", id, string(to)); err != nil {
-		return fmt.Errorf("order %s: set state %s: %w", id, to, err)
+	var te *TransitionError
+	if errors.As(err, &te) {
+		te.ID = id
 	}
-	return audit(ctx, tx, actor, "order", id, string(from), string(to), reason)
+	return err
 }
 
 func audit(ctx context.Context, tx pgx.Tx, actor, entity, id, from, to, reason string) error {

@@ -212,6 +212,10 @@ type StationWorker struct {
 	afterStep func(step string)
 
 	front, back *image.RGBA // rendered into card after card
+	// settled says that no card of this station is left in production: the worker left every
+	// card it claimed produced or spoiled. It is false at start (a crashed run may have left
+	// cards) and after any error, so recovery runs then and not before every claim.
+	settled bool
 }
 
 func (w *StationWorker) actor() string { return "station:" + w.Config.Name }
@@ -347,24 +351,29 @@ func (w *StationWorker) register(ctx context.Context) error {
 	return nil
 }
 
-// once resolves what the station left in production, then takes one card through the line. It
-// reports whether it did anything.
+// once resolves what the station left in production (when it may have left any), then takes one
+// card through the line. It reports whether it did anything.
 func (w *StationWorker) once(ctx context.Context) (bool, error) {
-	var state StationState
-	if err := w.Store.pool.QueryRow(ctx, "SELECT state FROM stations WHERE name = $1", w.Config.Name).Scan(&state); err != nil {
-		return false, fmt.Errorf("station %s: read state: %w", w.Config.Name, err)
-	}
-	if state == StationParked {
-		return false, nil
-	}
-	if err := w.Recover(ctx); err != nil {
-		return false, err
+	if !w.settled {
+		var state StationState
+		if err := w.Store.pool.QueryRow(ctx, "SELECT state FROM stations WHERE name = $1", w.Config.Name).Scan(&state); err != nil {
+			return false, fmt.Errorf("station %s: read state: %w", w.Config.Name, err)
+		}
+		if state == StationParked {
+			return false, nil
+		}
+		if err := w.Recover(ctx); err != nil {
+			return false, err
+		}
+		w.settled = true
 	}
 	c, err := w.claim(ctx)
 	if err != nil || c == nil {
 		return false, err
 	}
-	return true, w.produce(ctx, c)
+	err = w.produce(ctx, c)
+	w.settled = err == nil
+	return true, err
 }
 
 // inFlight is a card on this station with its open attempt.
@@ -384,19 +393,31 @@ func (f *inFlight) log(l *slog.Logger) *slog.Logger {
 	return l.With("card", string(f.Number), "attempt", f.Attempt)
 }
 
+// errNothingClaimed rolls back a claim that found no card (or a parked station).
+var errNothingClaimed = errors.New("nothing claimed")
+
 // claim takes the next card in one short transaction: card in_production with its expiry set and
 // the station noted, attempt opened, order in_production.
 func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
 	var f *inFlight
 	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
-		card, err := w.Store.ClaimNextCard(ctx, tx, w.Config.CardTypes)
-		if err != nil || card == nil {
+		// Parked by someone else since the last look: take nothing, resolve first when cleared.
+		tag, err := tx.Exec(ctx, "UPDATE stations SET state = 'working', updated_at = now() WHERE name = $1 AND state <> 'parked'", w.Config.Name)
+		if err != nil {
+			return fmt.Errorf("station %s: set working: %w", w.Config.Name, err)
+		}
+		if tag.RowsAffected() == 0 {
+			w.settled = false
+			return errNothingClaimed
+		}
+		card, ct, err := w.Store.ClaimNextCard(ctx, tx, w.Config.CardTypes)
+		if err != nil {
 			return err
 		}
-		c := inFlight{Number: card.Number, OrderID: card.OrderID}
-		if err := tx.QueryRow(ctx, "SELECT card_type FROM cards WHERE card_number = $1", string(c.Number)).Scan(&c.CardType); err != nil {
-			return fmt.Errorf("card %s: read card type: %w", c.Number, err)
+		if card == nil {
+			return errNothingClaimed // and the station is not working after all
 		}
+		c := inFlight{Number: card.Number, OrderID: card.OrderID, CardType: ct}
 		now := w.now()
 		if _, err := TransitionCard(ctx, tx, c.Number, CardInProduction, w.actor(), "taken by station "+w.Config.Name); err != nil {
 			return err
@@ -411,9 +432,6 @@ func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
 			Scan(&c.AttemptID, &c.Attempt, &c.Started); err != nil {
 			return fmt.Errorf("card %s: open attempt: %w", c.Number, err)
 		}
-		if _, err := tx.Exec(ctx, "UPDATE stations SET state = 'working', updated_at = now() WHERE name = $1", w.Config.Name); err != nil {
-			return fmt.Errorf("station %s: set working: %w", w.Config.Name, err)
-		}
 		var ostate OrderState
 		if err := tx.QueryRow(ctx, "SELECT state FROM orders WHERE order_id = $1", c.OrderID).Scan(&ostate); err != nil {
 			return fmt.Errorf("order %s: read state: %w", c.OrderID, err)
@@ -427,7 +445,10 @@ func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
 		f = &c
 		return nil
 	})
-	if err != nil || f == nil {
+	if errors.Is(err, errNothingClaimed) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	f.log(w.Log).Info("card claimed")

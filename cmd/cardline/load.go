@@ -24,6 +24,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
 
 	"cardline/encoder"
 	"cardline/internal/pgcluster"
@@ -46,13 +47,18 @@ func loadCommand() command {
 		fs.IntVar(&o.perOrder, "cards-per-order", 2, "cards in each order (the last order takes what is left)")
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 		fs.Uint64Var(&o.seed, "seed", 7, "seed of the sample generator")
+		pgStatements := fs.Int("pg-statements", 0, "print this many PostgreSQL statements that took the most server time (pg_stat_statements)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
 		if o.cards < 1 || o.stations < 1 || o.perOrder < 1 {
 			return errors.New("load: --cards, --stations and --cards-per-order must be at least 1")
 		}
-		cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+		var pgOpts pgcluster.Options
+		if *pgStatements > 0 {
+			pgOpts.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"}
+		}
+		cluster, err := pgcluster.Start(ctx, pgOpts)
 		if err != nil {
 			return err
 		}
@@ -66,8 +72,43 @@ func loadCommand() command {
 			return err
 		}
 		r.print(a.stdout)
+		if *pgStatements > 0 {
+			return printStatements(ctx, a.stdout, o.databaseURL, *pgStatements, r.cards)
+		}
 		return nil
 	}}
+}
+
+// printStatements lists the statements that took the most PostgreSQL time in the run, per card.
+func printStatements(ctx context.Context, w io.Writer, url string, n, cards int) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		return fmt.Errorf("pg_stat_statements: %w", err)
+	}
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, regexp_replace(query, '\s+', ' ', 'g')
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`, n)
+	if err != nil {
+		return fmt.Errorf("pg_stat_statements: %w", err)
+	}
+	defer rows.Close()
+	fmt.Fprintf(w, "  PostgreSQL statements by server time (per card: calls, ms):\n")
+	for rows.Next() {
+		var calls int64
+		var total float64
+		var q string
+		if err := rows.Scan(&calls, &total, &q); err != nil {
+			return err
+		}
+		if len(q) > 110 {
+			q = q[:110] + "…"
+		}
+		fmt.Fprintf(w, "  %6.2f %7.3f  %s\n", float64(calls)/float64(cards), total/float64(cards), q)
+	}
+	return rows.Err()
 }
 
 // loadOptions is one load run.

@@ -34,6 +34,9 @@ type Options struct {
 	Port int
 	// Log receives the server's log; nil discards it (it is also kept in the cluster directory).
 	Log func(line string)
+	// Settings are extra server settings (name=value), e.g. shared_preload_libraries for a
+	// diagnostic run.
+	Settings []string
 }
 
 // Cluster is a running throwaway server.
@@ -115,6 +118,9 @@ func (c *Cluster) start(ctx context.Context, bin string, opts Options) error {
 		"-c", "shared_buffers=128MB", "-c", "logging_collector=off"}
 	if opts.Fast {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	for _, kv := range opts.Settings {
+		args = append(args, "-c", kv)
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
