@@ -2,11 +2,11 @@ package printer
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"image"
 	"io"
+	"slices"
 )
 
 // PWG Raster (PWG 5102.4) is the page format every IPP Everywhere printer accepts and CUPS
@@ -75,12 +75,7 @@ func EncodeRaster(w io.Writer, opts RasterOptions, faces ...*image.RGBA) error {
 	if _, err := bw.WriteString("RaS2"); err != nil {
 		return fmt.Errorf("encode PWG raster: %w", err)
 	}
-	const tile = 16 // page lines made at a time: one 64-byte cache line of each face row
-	stride := 3 * pageWidth
-	ls := stride + 1 // a spare byte after each line: pixels are stored 4 bytes at a time
-	lines := make([]byte, tile*ls)
-	held := make([]byte, stride) // the line waiting to be written, with its repeat count
-	var packed []byte
+	e := &rasterEncoder{w: bw, lines: make([][pageWidth]uint32, rasterTile)}
 	for i, face := range faces {
 		if face.Bounds().Dx() != FaceWidth || face.Bounds().Dy() != FaceHeight {
 			return fmt.Errorf("encode PWG raster: face %d is %v, want %d×%d", i+1, face.Bounds().Size(), FaceWidth, FaceHeight)
@@ -89,56 +84,8 @@ func EncodeRaster(w io.Writer, opts RasterOptions, faces ...*image.RGBA) error {
 		if _, err := bw.Write(pwgHeader(opts, len(faces), tf)); err != nil {
 			return fmt.Errorf("encode PWG raster: %w", err)
 		}
-		rep := 0
-		flush := func() error {
-			packed = append(packed[:0], byte(rep-1))
-			packed = packLine(packed, held)
-			_, err := bw.Write(packed)
-			return err
-		}
-		// Page line x is face column x read bottom to top: the face turned clockwise (mirrored:
-		// read top to bottom; lines in reverse order: the last column first). Each pixel goes in
-		// as 4 bytes (RGBA), the next pixel overwriting the A, so lines fill from their start.
-		tiles := (FaceWidth + tile - 1) / tile
-		for ti := 0; ti < tiles; ti++ {
-			t := ti
-			if tf.mirrorY {
-				t = tiles - 1 - ti
-			}
-			x0 := t * tile
-			n := min(tile, FaceWidth-x0)
-			for o := 0; o < stride; o += 3 {
-				y := pageWidth - 1 - o/3
-				if tf.mirrorX {
-					y = o / 3
-				}
-				src := face.Pix[face.PixOffset(face.Rect.Min.X+x0, face.Rect.Min.Y+y):]
-				src = src[:4*n]
-				for k := 0; k < n; k++ {
-					binary.LittleEndian.PutUint32(lines[k*ls+o:k*ls+o+4], binary.LittleEndian.Uint32(src[4*k:4*k+4]))
-				}
-			}
-			for kk := 0; kk < n; kk++ {
-				k := kk
-				if tf.mirrorY {
-					k = n - 1 - kk
-				}
-				line := lines[k*ls : k*ls+stride]
-				if rep > 0 && rep < 256 && bytes.Equal(line, held) {
-					rep++
-					continue
-				}
-				if rep > 0 {
-					if err := flush(); err != nil {
-						return fmt.Errorf("encode PWG raster: %w", err)
-					}
-				}
-				copy(held, line)
-				rep = 1
-			}
-		}
-		if err := flush(); err != nil {
-			return fmt.Errorf("encode PWG raster: %w", err)
+		if err := e.page(face, tf); err != nil {
+			return fmt.Errorf("encode PWG raster: page %d: %w", i+1, err)
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -147,39 +94,148 @@ func EncodeRaster(w io.Writer, opts RasterOptions, faces ...*image.RGBA) error {
 	return nil
 }
 
-// packLine appends one line of 3-byte pixels in PWG's run-length code: a byte n < 128 means the
-// next pixel repeats n+1 times; a byte 257−n (129…255) means n (2…128) literal pixels follow.
-func packLine(dst, line []byte) []byte {
-	n := len(line) / 3
-	px := func(i int) []byte { return line[3*i : 3*i+3] }
-	same := func(i, j int) bool {
-		return line[3*i] == line[3*j] && line[3*i+1] == line[3*j+1] && line[3*i+2] == line[3*j+2]
+// rasterTile is how many page lines are turned out of the face at a time: 64 pixels of a face
+// row are four 64-byte cache lines, and 64 page lines (160 KB) stay in the L2 cache while they
+// fill. Narrower tiles leave the encoder waiting on one cache miss per face row.
+const rasterTile = 64
+
+// rasterEncoder holds the buffers of one EncodeRaster call. Pixels are uint32s read little-endian
+// from the face (R | G<<8 | B<<16) with the alpha byte cleared, so that comparing two pixels, or
+// two lines, compares exactly the RGB bytes the page carries.
+type rasterEncoder struct {
+	w      io.Writer
+	lines  [][pageWidth]uint32 // rasterTile lines
+	held   [pageWidth]uint32   // the line waiting to be written
+	rep    int                 // how many times held repeats; 0 before the first line of a page
+	packed []byte
+}
+
+// page writes the lines of one page. Page line x is face column x read bottom to top: the face
+// turned clockwise (mirrorX: read top to bottom; mirrorY: lines in reverse order, the last column
+// first).
+func (e *rasterEncoder) page(face *image.RGBA, tf pageTransform) error {
+	e.rep = 0
+	const tiles = (FaceWidth + rasterTile - 1) / rasterTile
+	for ti := range tiles {
+		t := ti
+		if tf.mirrorY {
+			t = tiles - 1 - ti
+		}
+		x0 := t * rasterTile
+		n := min(rasterTile, FaceWidth-x0)
+		e.turn(face, x0, n, tf.mirrorX)
+		for kk := range n {
+			k := kk
+			if tf.mirrorY {
+				k = n - 1 - kk
+			}
+			if err := e.line(&e.lines[k]); err != nil {
+				return err
+			}
+		}
 	}
+	return e.flush()
+}
+
+// turn fills e.lines[0:n] with face columns x0 … x0+n-1 as page lines. It walks the face rows
+// in memory order; each row gives a run of rasterTile pixels, so that a page crossing (a face
+// row is about 4 KB) fetches several cache lines at once.
+func (e *rasterEncoder) turn(face *image.RGBA, x0, n int, mirrorX bool) {
+	const noAlpha = 0x00ffffff
+	lines := e.lines[:n]
+	for y := range pageWidth {
+		p := pageWidth - 1 - y
+		if mirrorX {
+			p = y
+		}
+		off := face.PixOffset(face.Rect.Min.X+x0, face.Rect.Min.Y+y)
+		src := face.Pix[off : off+4*n]
+		for k := range lines {
+			lines[k][p] = binary.LittleEndian.Uint32(src[4*k:]) & noAlpha
+		}
+	}
+}
+
+// line takes the next page line: another repeat of the held line, or a new one after writing
+// the held line out. A repeat count is one byte, so a line repeats at most 256 times.
+func (e *rasterEncoder) line(l *[pageWidth]uint32) error {
+	if e.rep > 0 && e.rep < 256 && *l == e.held {
+		e.rep++
+		return nil
+	}
+	if err := e.flush(); err != nil {
+		return err
+	}
+	e.held = *l
+	e.rep = 1
+	return nil
+}
+
+// flush writes the held line, if any, with its repeat count.
+func (e *rasterEncoder) flush() error {
+	if e.rep == 0 {
+		return nil
+	}
+	e.packed = append(e.packed[:0], byte(e.rep-1))
+	e.packed = packPixels(e.packed, e.held[:])
+	e.rep = 0
+	_, err := e.w.Write(e.packed)
+	return err
+}
+
+// packLine appends one line of 3-byte pixels in PWG's run-length code (see packPixels).
+func packLine(dst, line []byte) []byte {
+	px := make([]uint32, len(line)/3)
+	for i := range px {
+		px[i] = uint32(line[3*i]) | uint32(line[3*i+1])<<8 | uint32(line[3*i+2])<<16
+	}
+	return packPixels(dst, px)
+}
+
+// packPixels appends one line of pixels (R | G<<8 | B<<16, nothing above) in PWG's run-length
+// code: a byte n < 128 means the next pixel repeats n+1 times; a byte 257−n (129…255) means n
+// (2…128) literal pixels follow. A run is taken wherever two neighbours are equal.
+func packPixels(dst []byte, px []uint32) []byte {
+	n := len(px)
+	// Room for the worst case, a count byte before every pixel, and a spare: each pixel is stored
+	// as 4 bytes, the next one overwriting the fourth.
+	dst = slices.Grow(dst, 4*n+1)
+	out := dst[len(dst) : len(dst)+4*n+1]
+	w := 0
 	for i := 0; i < n; {
+		v := px[i]
+		end := min(n, i+128) // a run or a literal holds at most 128 pixels
 		j := i + 1
-		for j < n && j-i < 128 && same(i, j) {
+		for _, u := range px[j:end] {
+			if u != v {
+				break
+			}
 			j++
 		}
 		if j-i > 1 || j == n {
-			dst = append(dst, byte(j-i-1))
-			dst = append(dst, px(i)...)
+			out[w] = byte(j - i - 1)
+			binary.LittleEndian.PutUint32(out[w+1:], v)
+			w += 4
 			i = j
 			continue
 		}
 		// literal run: up to the next pair of equal pixels
-		j = i + 1
-		for j < n && j-i < 128 && (j+1 >= n || !same(j, j+1)) {
+		for j < end && (j+1 == n || px[j] != px[j+1]) {
 			j++
 		}
 		if j-i == 1 {
-			dst = append(dst, 0)
+			out[w] = 0
 		} else {
-			dst = append(dst, byte(257-(j-i)))
+			out[w] = byte(257 - (j - i))
 		}
-		dst = append(dst, line[3*i:3*j]...)
+		w++
+		for _, v := range px[i:j] {
+			binary.LittleEndian.PutUint32(out[w:], v)
+			w += 3
+		}
 		i = j
 	}
-	return dst
+	return dst[:len(dst)+w]
 }
 
 // pwgHeader builds one page header. Offsets are those of PWG 5102.4 section 4.3 (big-endian).

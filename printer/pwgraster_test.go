@@ -199,3 +199,134 @@ func FuzzPackLine(f *testing.F) {
 		}
 	})
 }
+
+// referenceRaster is the plainest encoding of the same document: each page built pixel by pixel
+// from the face, equal lines counted, each line packed by comparing 3-byte pixels.
+func referenceRaster(opts RasterOptions, faces ...*image.RGBA) []byte {
+	doc := []byte("RaS2")
+	for i, face := range faces {
+		tf := opts.transform(i)
+		doc = append(doc, pwgHeader(opts, len(faces), tf)...)
+		lines := make([][]byte, pageHeight)
+		for py := range lines {
+			line := make([]byte, 0, 3*pageWidth)
+			for px := range pageWidth {
+				x, y := py, pageWidth-1-px
+				if tf.mirrorY {
+					x = pageHeight - 1 - py
+				}
+				if tf.mirrorX {
+					y = px
+				}
+				c := face.RGBAAt(face.Rect.Min.X+x, face.Rect.Min.Y+y)
+				line = append(line, c.R, c.G, c.B)
+			}
+			lines[py] = line
+		}
+		for y := 0; y < pageHeight; {
+			rep := 1
+			for y+rep < pageHeight && rep < 256 && bytes.Equal(lines[y+rep], lines[y]) {
+				rep++
+			}
+			doc = append(doc, byte(rep-1))
+			doc = referencePack(doc, lines[y])
+			y += rep
+		}
+	}
+	return doc
+}
+
+// referencePack is PWG's run-length code as packLine documents it, taken greedily: a run wherever
+// the next pixel repeats, else literals up to the next pair of equal pixels, at most 128 a piece.
+func referencePack(dst, line []byte) []byte {
+	n := len(line) / 3
+	px := func(i int) []byte { return line[3*i : 3*i+3] }
+	for i := 0; i < n; {
+		run := 1
+		for i+run < n && run < 128 && bytes.Equal(px(i+run), px(i)) {
+			run++
+		}
+		if run > 1 || i+run == n {
+			dst = append(dst, byte(run-1))
+			dst = append(dst, px(i)...)
+			i += run
+			continue
+		}
+		lit := 1
+		for i+lit < n && lit < 128 && (i+lit+1 == n || !bytes.Equal(px(i+lit), px(i+lit+1))) {
+			lit++
+		}
+		if lit == 1 {
+			dst = append(dst, 0)
+		} else {
+			dst = append(dst, byte(257-lit))
+		}
+		dst = append(dst, line[3*i:3*(i+lit)]...)
+		i += lit
+	}
+	return dst
+}
+
+// TestEncodeRasterMatchesReference checks EncodeRaster byte for byte against referenceRaster for
+// every sides and sheet-back, on faces that stress each part of the code: rendered cards; noise
+// (literals everywhere) whose alpha, which the page does not carry, varies; flat areas with
+// long runs and more than 256 equal lines; faces that are sub-images of a larger picture; and
+// one or three pages.
+func TestEncodeRasterMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	front, back := testFaces(t, SampleFace(Construction))
+	noise := NewFace()
+	for i := range noise.Pix {
+		noise.Pix[i] = byte(rng.IntN(256))
+	}
+	blocks := NewFace() // flat rectangles; the left 300 columns all white, then stripes and short runs
+	for i := range blocks.Pix {
+		blocks.Pix[i] = 0xff
+	}
+	for range 40 {
+		r := image.Rect(300+rng.IntN(700), rng.IntN(630), 300+rng.IntN(711), rng.IntN(638)).Canon()
+		c := [4]byte{byte(rng.IntN(4)) * 60, byte(rng.IntN(4)) * 60, byte(rng.IntN(4)) * 60, byte(rng.IntN(256))}
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				copy(blocks.Pix[blocks.PixOffset(x, y):], c[:])
+			}
+		}
+	}
+	for y := 0; y < FaceHeight; y += 3 { // pairs and singles: literal runs of one pixel
+		for x := 900; x < FaceWidth; x++ {
+			blocks.Pix[blocks.PixOffset(x, y)] = byte(x / 2)
+		}
+	}
+	big := image.NewRGBA(image.Rect(-7, -5, FaceWidth+20, FaceHeight+9))
+	for i := range big.Pix {
+		big.Pix[i] = byte(rng.IntN(3) * 100)
+	}
+	sub := big.SubImage(image.Rect(3, 2, 3+FaceWidth, 2+FaceHeight)).(*image.RGBA)
+	for _, sides := range []string{"one-sided", "two-sided-short-edge", "two-sided-long-edge"} {
+		for _, sheetBack := range []string{"normal", "flipped", "rotated", "manual-tumble"} {
+			opts := RasterOptions{MediaName: CR80MediaName, Sides: sides, SheetBack: sheetBack}
+			for _, c := range []struct {
+				name  string
+				faces []*image.RGBA
+			}{
+				{"card", []*image.RGBA{front, back}},
+				{"noise", []*image.RGBA{noise, blocks}},
+				{"blocks", []*image.RGBA{blocks, sub}},
+				{"one page", []*image.RGBA{back}},
+				{"three pages", []*image.RGBA{sub, noise, front}},
+			} {
+				var got bytes.Buffer
+				if err := EncodeRaster(&got, opts, c.faces...); err != nil {
+					t.Fatal(err)
+				}
+				if want := referenceRaster(opts, c.faces...); !bytes.Equal(got.Bytes(), want) {
+					i := 0
+					for i < min(got.Len(), len(want)) && got.Bytes()[i] == want[i] {
+						i++
+					}
+					t.Errorf("%s/%s %s: %d bytes, reference %d; first difference at byte %d", sides, sheetBack, c.name, got.Len(), len(want), i)
+				}
+			}
+		}
+	}
+}
