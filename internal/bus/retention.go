@@ -104,9 +104,12 @@ func DeleteConsumed(ctx context.Context, db DB, topic string, before time.Time, 
 			WHERE (m.transaction_id, m."offset") > (o.last_processed_transaction_id, coalesce(o.offset_acked, 0)))`
 	}
 	t := Table(topic)
-	tag, err := db.Exec(ctx, `DELETE FROM `+t+` WHERE (transaction_id, "offset") IN (
-		SELECT m.transaction_id, m."offset" FROM `+t+` m WHERE m.created_at < $1::timestamptz`+unconsumed+`
-		ORDER BY m.transaction_id, m."offset" LIMIT $2)`, before, limit)
+	// By ctid: a scan of the primary key finds the chunk, and the delete visits only its rows
+	// (matching on the key made the planner scan the whole table for every chunk). Messages are
+	// never updated, so a ctid found in this statement's snapshot is the message found.
+	tag, err := db.Exec(ctx, `DELETE FROM `+t+` WHERE ctid = ANY(ARRAY(
+		SELECT m.ctid FROM `+t+` m WHERE m.created_at < $1::timestamptz`+unconsumed+`
+		ORDER BY m.transaction_id, m."offset" LIMIT $2))`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete consumed messages of %s: %w", topic, err)
 	}

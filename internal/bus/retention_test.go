@@ -153,3 +153,48 @@ func TestDeleteConsumed(t *testing.T) {
 		t.Errorf("%s keeps %v, want m4", read, got)
 	}
 }
+
+// One retention chunk (1000 messages) on a topic of 200 000 old messages one group has read, and a
+// pass that finds nothing to delete among 200 000 young ones (the scan every hourly run pays).
+func BenchmarkDeleteConsumed(b *testing.B) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, testsupport.Postgres(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	bs := New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+	const old, young = "bench.old", "bench.young"
+	if err := bs.InitTopics(ctx, "a", old, young); err != nil {
+		b.Fatal(err)
+	}
+	for _, topic := range []string{old, young} {
+		if _, err := pool.Exec(ctx, `INSERT INTO `+Table(topic)+` (uuid, payload, transaction_id, created_at)
+			SELECT gen_random_uuid()::text, '\x7b7d', pg_current_xact_id(), now() - $1::interval FROM generate_series(1, 200000)`,
+			map[string]string{old: "2 days", young: "1 minute"}[topic]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO `+offsetsTable(topic)+` (consumer_group, offset_acked, last_processed_transaction_id)
+			SELECT 'a', max("offset"), max(transaction_id) FROM `+Table(topic)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `VACUUM ANALYZE `+Table(topic)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cutoff := time.Now().Add(-time.Hour)
+	b.Run("chunk", func(b *testing.B) {
+		for b.Loop() {
+			if n, err := DeleteConsumed(ctx, pool, old, cutoff, 1000); err != nil || n != 1000 {
+				b.Fatalf("deleted %d, %v", n, err)
+			}
+		}
+	})
+	b.Run("nothing", func(b *testing.B) {
+		for b.Loop() {
+			if n, err := DeleteConsumed(ctx, pool, young, cutoff, 1000); err != nil || n != 0 {
+				b.Fatalf("deleted %d, %v", n, err)
+			}
+		}
+	})
+}
