@@ -21,10 +21,12 @@ package production
 // it left in production (after a crash, or a park): a card whose print job completed at the printer
 // and whose chip was recorded good is produced; any other is voided and remade.
 //
+// A card held after MaxAttempts waits for an operator (HeldCards, ReleaseCard in held.go); a station
+// removed from service is retired (RetireStation) and comes back when a worker starts under its name.
+//
 // TODO (what is left of issue 7 on this side):
-//   - Speed (see `cardline load`): ClaimNextCard sorts every queued card of every started batch
-//     per claim, and a card makes 7 commits each waiting on fsync; claim through the
-//     cards_batch_queue index from the first started batch, and group commits across stations.
+//   - Speed: a card makes 7 commits, each waiting on fsync; fine with two stations, but many
+//     stations on one database would want them grouped.
 //   - A crash between Print-Job and recording the job id (step print_submitting) leaves a job the
 //     station does not know: recovery remakes the card but does not cancel that job at the printer
 //     (Get-Jobs by job-name = card number would find it).
@@ -32,13 +34,9 @@ package production
 //     booked: the shift-close count reports it as a stock mismatch.
 //   - A graceful stop (SIGTERM) mid-card leaves the card to recovery, which remakes it unless its
 //     job completed: finishing the card in hand before stopping would save the blank.
-//   - A card held after MaxAttempts has no release command yet (an operator would clear cards.hold
-//     and re-queue it, e.g. `cardline card remake`); `station list` does not show held cards.
 //   - Real transports: a vendor's feed/eject commands; today a real reader gets the manual
 //     transport (a card at the coupler counts as fed, its removal as ejected).
 //   - A reject re-used by an operator (encoder.EncodeOptions.ReuseReject) is not offered.
-//   - Stations register from configuration when their worker starts; a station removed from the
-//     configuration stays listed.
 
 import (
 	"context"
@@ -343,7 +341,7 @@ func (w *StationWorker) register(ctx context.Context) error {
 		types[i] = string(t)
 	}
 	_, err := w.Store.pool.Exec(ctx, `INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (name) DO UPDATE SET printer_uri = $2, reader = $3, card_types = $4, updated_at = now()`,
+		ON CONFLICT (name) DO UPDATE SET printer_uri = $2, reader = $3, card_types = $4, retired_at = NULL, updated_at = now()`,
 		w.Config.Name, w.Config.PrinterURI, w.Config.Reader, types)
 	if err != nil {
 		return fmt.Errorf("register station %s: %w", w.Config.Name, err)
@@ -720,8 +718,10 @@ func (w *StationWorker) spoil(ctx context.Context, f *inFlight, reason string, b
 		}
 		// Attempts cut short by the station (crash, park) are not the card's failures.
 		var spoiled int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND outcome = 'spoiled'
-			AND reason NOT LIKE $2 || '%'`, string(f.Number), interruptedReason).Scan(&spoiled); err != nil {
+		// An operator's release (ReleaseCard) starts the count again.
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM card_attempts a WHERE a.card_number = $1 AND a.outcome = 'spoiled'
+			AND a.reason NOT LIKE $2 || '%' AND a.started_at > coalesce((SELECT released_at FROM cards WHERE card_number = $1), '-infinity')`,
+			string(f.Number), interruptedReason).Scan(&spoiled); err != nil {
 			return fmt.Errorf("card %s: count attempts: %w", f.Number, err)
 		}
 		if !hold && spoiled < w.Config.MaxAttempts {
@@ -922,7 +922,7 @@ func (s *Store) Stations(ctx context.Context) ([]StationStatus, error) {
 		coalesce(s.parked_card, ''), s.updated_at,
 		(SELECT count(*) FROM card_attempts a WHERE a.station = s.name AND a.outcome = 'produced'),
 		(SELECT count(*) FROM card_attempts a WHERE a.station = s.name AND a.outcome = 'spoiled')
-		FROM stations s ORDER BY s.name`)
+		FROM stations s WHERE s.retired_at IS NULL ORDER BY s.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list stations: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -398,6 +399,86 @@ func TestStationHoldsCardAfterRetryLimit(t *testing.T) {
 	more := l.seedCards(t, Construction, 1)
 	l.waitUntil(t, 1, `SELECT count(*) FROM cards WHERE state = 'produced'`)
 	l.checkProducedOnce(t, more)
+
+	// The operator sees it, and releases it once the cause is dealt with: queued again, out of
+	// its batch, with a fresh set of attempts (one more failure is remade, not held at once).
+	ctx := context.Background()
+	store := NewStore(l.pool)
+	held, err := store.HeldCards(ctx)
+	if err != nil || len(held) != 1 || held[0].Number != cards[0] || held[0].Attempts != 2 || !strings.Contains(held[0].Hold, "spoiled 2 times") {
+		t.Fatalf("held cards: %+v, %v; want %s after 2 attempts", held, err, cards[0])
+	}
+	if err := store.ReleaseCard(ctx, cards[0], "op", " "); err == nil || !strings.Contains(err.Error(), "reason: required") {
+		t.Errorf("release without a reason: %v", err)
+	}
+	if err := store.ReleaseCard(ctx, more[0], "op", "looked"); !errors.Is(err, ErrNotHeld) {
+		t.Errorf("release of a produced card: %v, want ErrNotHeld", err)
+	}
+	if err := store.ReleaseCard(ctx, cards[0], "op", "swapped the blank stock"); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.count(t, `SELECT count(*) FROM cards WHERE card_number = $1 AND state = 'queued' AND hold IS NULL AND batch_id IS NULL`, string(cards[0])); n != 1 {
+		t.Fatalf("released card is not queued outside a batch")
+	}
+	if n := l.count(t, `SELECT count(*) FROM audit_log WHERE entity_id = $1 AND actor = 'op' AND reason LIKE 'released: swapped the blank stock%'`, string(cards[0])); n != 1 {
+		t.Errorf("release not audited")
+	}
+	if held, err := store.HeldCards(ctx); err != nil || len(held) != 0 {
+		t.Errorf("held after release: %+v, %v", held, err)
+	}
+	s.transport.QueueFaults(encoder.Faults{ATR: encoder.ATR1K()})
+	l.seedCards(t, Construction) // a started batch for it
+	l.waitUntil(t, 2, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	l.checkProducedOnce(t, []CardNumber{cards[0], more[0]})
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND outcome = 'spoiled'`, string(cards[0])); n != 3 {
+		t.Errorf("%d spoiled attempts in all, want 3 (2 before the release, 1 after)", n)
+	}
+}
+
+// A station removed from service is retired: lists no longer show it, and it cannot be retired
+// while it is parked; a worker starting under its name brings it back.
+func TestRetireStation(t *testing.T) {
+	ctx := context.Background()
+	l := openLine(t, testsupport.Postgres(t))
+	store := NewStore(l.pool)
+	for _, q := range []string{
+		`INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('old', 'ipp://x', 'r', '{construction}')`,
+		`INSERT INTO stations (name, printer_uri, reader, card_types, state, fault) VALUES ('stuck', 'ipp://y', 'r', '{construction}', 'parked', 'jam')`,
+	} {
+		if _, err := l.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.RetireStation(ctx, "stuck", "op"); err == nil || !strings.Contains(err.Error(), "parked") {
+		t.Errorf("retiring a parked station: %v", err)
+	}
+	if err := store.RetireStation(ctx, "nope", "op"); err == nil || !strings.Contains(err.Error(), "no such station") {
+		t.Errorf("retiring an unknown station: %v", err)
+	}
+	if err := store.RetireStation(ctx, "old", "op"); err != nil {
+		t.Fatal(err)
+	}
+	names := func() []string {
+		sts, err := store.Stations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range sts {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	if got := names(); !slices.Equal(got, []string{"stuck"}) {
+		t.Errorf("stations listed after retiring old: %v", got)
+	}
+	s := newStation(t, "old", 0)
+	stop := run(t, l.worker(t, s))
+	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE name = 'old' AND retired_at IS NULL`)
+	stop()
+	if got := names(); !slices.Equal(got, []string{"old", "stuck"}) {
+		t.Errorf("stations listed after old's worker started again: %v", got)
+	}
 }
 
 // A station whose printer runs out of cards mid-job parks with its card; the other station

@@ -116,6 +116,9 @@ func stationCommand() command {
 	return command{name: "station", summary: "stations: list with state and faults, clear a fault, run workers", subs: []command{
 		{name: "list", summary: "list stations with state, fault, parked card and counts", run: stationListCmd},
 		{name: "clear", summary: "clear a parked station's fault: its card is resolved and it takes cards again", run: stationClear},
+		{name: "held", summary: "list cards held for an operator after spoiling too often", run: stationHeld},
+		{name: "release", summary: "release a held card: queued again with a fresh set of attempts", run: stationRelease},
+		{name: "retire", summary: "take a station removed from service out of the lists", run: stationRetire},
 		{name: "run", summary: "run station workers without the rest of the service", run: stationRun},
 	}}
 }
@@ -133,11 +136,110 @@ func stationListCmd(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	sts, err := production.NewStore(pool).Stations(ctx)
+	store := production.NewStore(pool)
+	sts, err := store.Stations(ctx)
 	if err != nil {
 		return err
 	}
 	printStations(a.stdout, sts)
+	held, err := store.HeldCards(ctx)
+	if err != nil {
+		return err
+	}
+	if len(held) > 0 {
+		fmt.Fprintf(a.stdout, "\n%d card(s) held for an operator: cardline station held\n", len(held))
+	}
+	return nil
+}
+
+func stationHeld(ctx context.Context, a *app, args []string) error {
+	var cfg config
+	fs := newFlags(a, "cardline station held", "", "Lists the cards the line will not remake on its own (spoiled too often, "+
+		"or data that cannot go on plastic), most urgent first, with why.")
+	cfg.dbFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pool, err := openPool(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	held, err := production.NewStore(pool).HeldCards(ctx)
+	if err != nil {
+		return err
+	}
+	if len(held) == 0 {
+		fmt.Fprintln(a.stdout, "no card is held")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CARD\tORDER\tTYPE\tSPOILED\tDISPATCH BY\tSINCE\tWHY")
+	for _, h := range held {
+		by := "-"
+		if h.DispatchBy != nil {
+			by = h.DispatchBy.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.Number, h.OrderID, h.CardType, h.Attempts, by,
+			h.Since.Local().Format("2006-01-02 15:04"), h.Hold)
+	}
+	tw.Flush()
+	fmt.Fprintln(a.stdout, "\nonce the cause is dealt with: cardline station release CARD --reason 'what was done'")
+	return nil
+}
+
+func stationRelease(ctx context.Context, a *app, args []string) error {
+	var cfg config
+	fs := newFlags(a, "cardline station release", "CARD", "Releases a held card once its cause is dealt with: it is queued "+
+		"again under the same number, outside its old batch (planning puts it in by its deadline), with a fresh set of attempts.")
+	cfg.dbFlags(fs)
+	by := fs.String("by", envOr("USER", "operator"), "who releases it (audit log)")
+	reason := fs.String("reason", "", "what was done about the cause (required; audit log)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("station release: name one card")
+	}
+	n, err := production.ParseCardNumber(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("station release: %w", err)
+	}
+	pool, err := openPool(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := production.NewStore(pool).ReleaseCard(ctx, n, *by, *reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "card %s released: queued for the next plan\n", n)
+	return nil
+}
+
+func stationRetire(ctx context.Context, a *app, args []string) error {
+	var cfg config
+	fs := newFlags(a, "cardline station retire", "STATION", "Takes a station that was removed from service out of the "+
+		"lists; its history stays. It must be idle with no card on it. A worker started under the same name brings it back.")
+	cfg.dbFlags(fs)
+	by := fs.String("by", envOr("USER", "operator"), "who retires it (audit log)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("station retire: name one station")
+	}
+	pool, err := openPool(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := production.NewStore(pool).RetireStation(ctx, fs.Arg(0), *by); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "station %s retired\n", fs.Arg(0))
 	return nil
 }
 

@@ -76,6 +76,17 @@ func TestStationAndStockCommands(t *testing.T) {
 	if out, err := runCLI(t, ctx, "station", "list", "--database-url", db); err != nil || !strings.Contains(out, "idle") {
 		t.Errorf("station list after clear: %v\n%s", err, out)
 	}
+	if out, err := runCLI(t, ctx, "station", "held", "--database-url", db); err != nil || !strings.Contains(out, "no card is held") {
+		t.Errorf("station held: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, ctx, "station", "release", "--database-url", db, "--reason", "looked", "1000000016"); err == nil ||
+		!strings.Contains(err.Error(), "no such card") {
+		t.Errorf("releasing an unknown card: %v", err)
+	}
+	if _, err := runCLI(t, ctx, "station", "release", "--database-url", db, "--reason", "looked", "1000000017"); err == nil ||
+		!strings.Contains(err.Error(), "check digit") {
+		t.Errorf("releasing a mistyped card number: %v", err)
+	}
 
 	if out, err := runCLI(t, ctx, "stock", "load", "--database-url", db, "a", "construction", "10"); err != nil {
 		t.Fatalf("stock load: %v\n%s", err, out)
@@ -93,6 +104,13 @@ func TestStationAndStockCommands(t *testing.T) {
 	}
 	if _, err := runCLI(t, ctx, "stock", "load", "--database-url", db, "a", "construction", "lots"); err == nil {
 		t.Error("stock load of a non-number succeeded")
+	}
+
+	if out, err := runCLI(t, ctx, "station", "retire", "--database-url", db, "a"); err != nil || !strings.Contains(out, "station a retired") {
+		t.Fatalf("station retire: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, ctx, "station", "list", "--database-url", db); err != nil || strings.Contains(out, "printer-a") {
+		t.Errorf("station list after retiring a: %v\n%s", err, out)
 	}
 }
 
