@@ -18,8 +18,9 @@ package production
 //     leaves, and the WARN alert is logged once, when it is first flagged.
 //   - Retention (retention.go) cannot reach the audit log, which is append-only: a rejected
 //     order's entry keeps its problems in full as the reason, whose wording may name another
-//     holder's card. And a consumer group that stops reading keeps its topic's events forever;
-//     retention does not yet say which group holds old events back.
+//     holder's card. And a consumer group that stops reading keeps its topic's events for as long
+//     as its offsets row stays: retention names it (WARN, cardline_retention_messages_held), but
+//     there is no command yet to retire a group.
 
 import (
 	"cmp"

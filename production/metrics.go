@@ -25,6 +25,7 @@ type Metrics struct {
 	stationSeconds *prometheus.HistogramVec
 	erasedOrders   *prometheus.CounterVec
 	deletedMsgs    *prometheus.CounterVec
+	heldMsgs       *prometheus.GaugeVec
 }
 
 // NewMetrics registers the line's metrics (and the Go runtime's) on a new registry; store, if not
@@ -55,9 +56,12 @@ func NewMetrics(store *Store) *Metrics {
 		deletedMsgs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardline_retention_messages_deleted_total",
 			Help: "Messages retention deleted from the bus's topic tables on this instance, by topic (the poison topic's were never replayed)."},
 			[]string{"topic"}),
+		heldMsgs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardline_retention_messages_held",
+			Help: "Messages past their retention that the last retention run kept because a consumer group has not read them, by topic and group."},
+			[]string{"topic", "group"}),
 	}
 	m.Registry.MustRegister(m.jobRuns, m.slaAlerts, m.ordersAtRisk, m.minSlack, m.slack, m.stationCards, m.stationFaults,
-		m.stationSeconds, m.erasedOrders, m.deletedMsgs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.stationSeconds, m.erasedOrders, m.deletedMsgs, m.heldMsgs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if store != nil {
 		m.Registry.MustRegister(newStoreCollector(store))
 	}
@@ -101,6 +105,12 @@ func (m *Metrics) retained(r *RetentionResult) {
 	m.erasedOrders.WithLabelValues(string(OrderRejected)).Add(float64(len(r.Rejected)))
 	for topic, n := range r.Messages {
 		m.deletedMsgs.WithLabelValues(topic).Add(float64(n))
+	}
+	m.heldMsgs.Reset() // a group that caught up or went away holds nothing any more
+	for topic, groups := range r.Held {
+		for group, n := range groups {
+			m.heldMsgs.WithLabelValues(topic, group).Set(float64(n))
+		}
 	}
 }
 

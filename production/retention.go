@@ -40,6 +40,9 @@ type RetentionResult struct {
 	Rejected []string // rejected orders erased
 	// Messages is how many messages went from each topic's table (only topics that lost some).
 	Messages map[string]int64
+	// Held is, by topic and consumer group, how many messages past their retention stay because
+	// the group has not read them (only topics and groups that hold some).
+	Held map[string]map[string]int64
 }
 
 // retentionChunk bounds one retention transaction on orders.
@@ -79,7 +82,8 @@ const messageChunk = 1000
 //
 // The bus's topic tables: a message every consumer group of its topic has acknowledged goes
 // EventRetention after it was published (a topic no group reads goes by age alone); one some
-// group has not yet read stays. The poison topic and the input topic (hms.orders.approved.v1,
+// group has not yet read stays, and the group is named in a warning (a group that stopped reading
+// would keep them forever). The poison topic and the input topic (hms.orders.approved.v1,
 // whose handled messages intake deletes at once, so what is left there went to the poison topic)
 // carry national ids in clear, and go after PoisonRetention instead; the deleted poisoned messages
 // are logged with their number.
@@ -87,7 +91,7 @@ const messageChunk = 1000
 // Every part runs even when another fails; the errors are joined.
 func (c *Clock) Retain(ctx context.Context) (*RetentionResult, error) {
 	now := c.clock.Now()
-	res := &RetentionResult{Messages: map[string]int64{}}
+	res := &RetentionResult{Messages: map[string]int64{}, Held: map[string]map[string]int64{}}
 	errDispatched := c.retainDispatched(ctx, now.Add(-c.cfg.Retention), res)
 	errRejected := c.retainRejected(ctx, now.Add(-c.cfg.RejectedRetention), res)
 	errTopics := c.retainTopics(ctx, now, res)
@@ -189,9 +193,10 @@ func (c *Clock) retainTopics(ctx context.Context, now time.Time, res *RetentionR
 		if carriesNationalIDs(topic) {
 			keep = c.cfg.PoisonRetention
 		}
+		cutoff := now.Add(-keep)
 		var gone int64
 		for {
-			n, err := bus.DeleteConsumed(ctx, c.store.pool, topic, now.Add(-keep), messageChunk)
+			n, err := bus.DeleteConsumed(ctx, c.store.pool, topic, cutoff, messageChunk)
 			gone += n
 			if err != nil {
 				errs = append(errs, fmt.Errorf("retention of events: %w", err))
@@ -200,6 +205,17 @@ func (c *Clock) retainTopics(ctx context.Context, now time.Time, res *RetentionR
 			if n < messageChunk {
 				break
 			}
+		}
+		held, err := bus.Held(ctx, c.store.pool, topic, cutoff)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("retention of events: %w", err))
+		}
+		for group, n := range held {
+			c.log.Warn("messages past retention kept: a consumer group has not read them", "topic", topic, "group", group,
+				"messages", n, "retention", keep.String())
+		}
+		if len(held) > 0 {
+			res.Held[topic] = held
 		}
 		if gone == 0 {
 			continue

@@ -48,7 +48,7 @@ func readAll(t *testing.T, ctx context.Context, b *bus.Bus, s *Store, group, top
 // Retention beyond dispatched orders, on a fake clock against a real database: a rejected order
 // past its retention loses its orderer and its problems' wording but keeps its record; a younger
 // one and an accepted order keep everything. Events every group has read go after the event
-// retention; an event a group has not read stays however old. The input and poison topics, which
+// retention; an event a group has not read stays however old, and the group is named. The input and poison topics, which
 // carry national ids, go after the shorter poison retention, and the poison deletion is logged
 // with its count.
 func TestRetainRejectedOrdersAndMessages(t *testing.T) {
@@ -181,6 +181,15 @@ func TestRetainRejectedOrdersAndMessages(t *testing.T) {
 	}
 	if got := value(t, metrics.erasedOrders.WithLabelValues("rejected")); got != 1 {
 		t.Errorf("metric of rejected orders erased: %v, want 1", got)
+	}
+	if len(res.Held) != 1 || len(res.Held[TopicOrdersAccepted]) != 1 || res.Held[TopicOrdersAccepted]["mailer"] != 1 {
+		t.Errorf("held %v, want the mailer group holding one event on %s", res.Held, TopicOrdersAccepted)
+	}
+	if got := value(t, metrics.heldMsgs.WithLabelValues(TopicOrdersAccepted, "mailer")); got != 1 {
+		t.Errorf("metric of messages the mailer holds: %v, want 1", got)
+	}
+	if !logs.contains(`"level":"WARN","msg":"messages past retention kept: a consumer group has not read them","topic":"hms.orders.accepted.v1","group":"mailer","messages":1`) {
+		t.Errorf("the group holding an old event is not named in a warning:\n%s", logs.String())
 	}
 	if !logs.contains(`"level":"WARN","msg":"poisoned messages deleted past retention, not replayed","topic":"cardline.poison.v1","messages":1,"retention":"336h0m0s"`) {
 		t.Errorf("the poison deletion is not logged with its count:\n%s", logs.String())

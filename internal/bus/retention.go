@@ -115,3 +115,29 @@ func DeleteConsumed(ctx context.Context, db DB, topic string, before time.Time, 
 	}
 	return tag.RowsAffected(), nil
 }
+
+// Held counts, for each consumer group of topic that has not yet read some message published before
+// `before`, how many such messages it holds back from DeleteConsumed. A group that stopped reading
+// (retired, renamed, its instance gone) keeps its topic's messages forever: this names it.
+func Held(ctx context.Context, db DB, topic string, before time.Time) (map[string]int64, error) {
+	var hasOffsets bool
+	if err := db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, offsetsTable(topic)).Scan(&hasOffsets); err != nil {
+		return nil, fmt.Errorf("messages held on %s: %w", topic, err)
+	}
+	held := map[string]int64{}
+	if !hasOffsets {
+		return held, nil
+	}
+	rows, err := db.Query(ctx, `SELECT o.consumer_group, count(*) FROM `+offsetsTable(topic)+` o JOIN `+Table(topic)+` m
+		ON (m.transaction_id, m."offset") > (o.last_processed_transaction_id, coalesce(o.offset_acked, 0))
+		WHERE m.created_at < $1::timestamptz GROUP BY o.consumer_group`, before)
+	if err != nil {
+		return nil, fmt.Errorf("messages held on %s: %w", topic, err)
+	}
+	var group string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&group, &n}, func() error { held[group] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("messages held on %s: %w", topic, err)
+	}
+	return held, nil
+}

@@ -138,6 +138,9 @@ func TestDeleteConsumed(t *testing.T) {
 	if got := left(read); !slices.Equal(got, []string{"m3", "m4"}) {
 		t.Errorf("%s keeps %v, want m3 (b has not read it) and m4 (young)", read, got)
 	}
+	if held, err := Held(ctx, pool, read, cutoff); err != nil || len(held) != 1 || held["b"] != 1 {
+		t.Errorf("held on %s: %v, %v; want b holding m3", read, held, err)
+	}
 	if n, err := DeleteConsumed(ctx, pool, unread, cutoff, 100); err != nil || n != 1 {
 		t.Fatalf("deleted %d of %s, %v", n, unread, err)
 	}
@@ -151,6 +154,9 @@ func TestDeleteConsumed(t *testing.T) {
 	}
 	if got := left(read); !slices.Equal(got, []string{"m4"}) {
 		t.Errorf("%s keeps %v, want m4", read, got)
+	}
+	if held, err := Held(ctx, pool, read, cutoff); err != nil || len(held) != 0 {
+		t.Errorf("held on %s after b caught up: %v, %v", read, held, err)
 	}
 }
 
