@@ -21,11 +21,11 @@ import (
 // validity in both languages.
 //
 // It is set in the Go fonts, the plastic card's fonts (printer.RegularTTF, printer.BoldTTF),
-// embedded whole with full Unicode: every European name prints as sent.
+// embedded as subsets with full Unicode: every European name prints as sent.
 //
-// It is written by our own internal/pdf rather than fpdf: fpdf parses, measures and subsets each
-// font and compresses it again for every document, 13 ms of CPU per page; internal/pdf does that
-// once per process (goFonts), so a page costs the layout and its bytes.
+// It is written by our own internal/pdf rather than fpdf: fpdf parses and measures each font and
+// compresses every stream again for every document, 13 ms of CPU per page; internal/pdf parses
+// the fonts once per process (goFonts), so a page costs its layout and its bytes.
 
 // Page geometry in millimetres.
 const (
@@ -348,9 +348,12 @@ func (l *column) labelled(label, value string, pt float64) {
 // wrap splits s into lines no wider than w as measured by width, breaking at spaces and, if
 // hyphens, after hyphens (double-barrelled names) where it can, and inside a word only when a piece
 // alone is wider than w.
+//
+// Widths add up (no kerning), so a line is measured piece by piece, not again for every piece.
 func wrap(width func(string) float64, s string, w float64, hyphens bool) []string {
 	var lines []string
-	line := ""
+	var line strings.Builder
+	lineW, spaceW := 0.0, width(" ")
 	for _, word := range strings.Fields(s) {
 		pieces := []string{word}
 		if hyphens {
@@ -360,33 +363,36 @@ func wrap(width func(string) float64, s string, w float64, hyphens bool) []strin
 			if piece == "" {
 				continue
 			}
-			try := piece
-			if line != "" {
-				sep := " "
-				if i > 0 {
-					sep = "" // the rest of a hyphenated word
-				}
-				try = line + sep + piece
+			pw := width(piece)
+			sep, sepW := "", 0.0
+			if line.Len() > 0 && i == 0 { // not within a hyphenated word
+				sep, sepW = " ", spaceW
 			}
-			if width(try) <= w {
-				line = try
+			if lineW+sepW+pw <= w {
+				line.WriteString(sep)
+				line.WriteString(piece)
+				lineW += sepW + pw
 				continue
 			}
-			if line != "" {
-				lines = append(lines, line)
+			if line.Len() > 0 {
+				lines = append(lines, line.String())
+				line.Reset()
+				lineW = 0
 			}
-			line = ""
-			for _, r := range piece {
-				if line != "" && width(line+string(r)) > w {
-					lines = append(lines, line)
-					line = ""
+			for _, r := range piece { // fits now, or is wider than a line and breaks anywhere
+				rw := width(string(r))
+				if line.Len() > 0 && lineW+rw > w {
+					lines = append(lines, line.String())
+					line.Reset()
+					lineW = 0
 				}
-				line += string(r)
+				line.WriteRune(r)
+				lineW += rw
 			}
 		}
 	}
-	if line != "" || len(lines) == 0 {
-		lines = append(lines, line)
+	if line.Len() > 0 || len(lines) == 0 {
+		lines = append(lines, line.String())
 	}
 	return lines
 }

@@ -19,8 +19,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden rendering in testdata")
 
 // TestPDFThroughPoppler checks each PDF with tools that did not make it: qpdf for structure,
-// pdffonts for embedded fonts (fpdf embeds subsets without the tag pdffonts looks for), pdftotext for the fields, and pdftoppm at print resolution + zbarimg for the QR codes,
-// whose payload must verify as the card's signed status URL.
+// pdffonts for embedded fonts with Unicode maps, pdftotext for the fields, and pdftoppm at print
+// resolution + zbarimg for the QR codes, whose payload must verify as the card's signed status URL.
 func TestPDFThroughPoppler(t *testing.T) {
 	qpdf := testsupport.Need(t, "qpdf")
 	pdftotext := testsupport.Need(t, "pdftotext")

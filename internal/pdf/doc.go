@@ -1,8 +1,9 @@
 // Package pdf writes one-page PDF documents (ISO 32000-1) of text, vector shapes and JPEG images:
 // what a form or a temporary card needs, and nothing else, so that a page costs little.
 //
-// TrueType fonts are embedded whole as Type 0 fonts with Identity-H encoding (text is written as
-// glyph ids, any Unicode character the font has prints) and a ToUnicode map (the text extracts).
-// A Font is parsed and compressed once per process and shared; a Document only looks up glyphs
-// and writes bytes. JPEGs pass through undecoded (DCTDecode).
+// TrueType fonts are embedded as subsets in Type 0 fonts with Identity-H encoding (text is written
+// as glyph ids, any Unicode character the font has prints) and a ToUnicode map (the text
+// extracts). A Font is parsed once per process and shared; a Document only looks up glyphs, copies
+// the outlines it used and writes bytes. JPEGs pass through undecoded (DCTDecode). Nothing is
+// compressed but the font's own glyph data: deflate would cost more than the page.
 package pdf

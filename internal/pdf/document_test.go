@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/sfnt"
+	"golang.org/x/image/math/fixed"
 
 	"cardline/internal/testsupport"
 )
@@ -39,7 +41,7 @@ func TestStrings(t *testing.T) {
 		{"number without trailing zeros", appendNum(nil, 42.5), "42.5"},
 		{"negative zero", appendNum(nil, -0.0001), "0"},
 		{"date in Oslo", []byte(pdfDate(time.Date(2026, 11, 23, 10, 30, 5, 0, time.FixedZone("CET", 3600)))), "D:20261123103005+01'00'"},
-		{"date west of UTC", []byte(pdfDate(time.Date(2026, 7, 1, 8, 0, 0, 0, time.FixedZone("", -(3*3600 + 30*60))))), "D:20260701080000-03'30'"},
+		{"date west of UTC", []byte(pdfDate(time.Date(2026, 7, 1, 8, 0, 0, 0, time.FixedZone("", -(3*3600+30*60))))), "D:20260701080000-03'30'"},
 		{"date in UTC", []byte(pdfDate(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))), "D:20260102030405Z"},
 	} {
 		if string(c.got) != c.want {
@@ -230,3 +232,56 @@ func checkXref(t *testing.T, b []byte) {
 	}
 }
 
+// TestSubset: a subset keeps the outlines of the glyphs used and of the glyphs they are composed
+// of, empties the others, and is a well-formed font file. The Go fonts have no composite glyphs;
+// DejaVu Sans (Debian's fonts-dejavu-core, which poppler's fontconfig pulls in) makes À of A and
+// a grave accent.
+func TestSubset(t *testing.T) {
+	const dejavu = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+	ttf, err := os.ReadFile(dejavu)
+	if err != nil {
+		testsupport.Missing(t, "DejaVu Sans (fonts-dejavu-core): %v", err)
+		return
+	}
+	f, err := ParseTrueType(ttf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := make([]bool, len(f.width))
+	for _, r := range "Àø" {
+		keep[f.glyph(r)] = true
+	}
+	agrave := f.glyph('À')
+	if len(f.parts[agrave]) == 0 {
+		t.Fatal("À is not a composite glyph in DejaVu Sans: the test needs another")
+	}
+	b := f.subset(keep)
+	if got := checksum(b); got != 0xB1B0AFBA {
+		t.Errorf("font checksum %#x, want 0xB1B0AFBA (checkSumAdjustment)", got)
+	}
+	sf, err := sfnt.Parse(b)
+	if err != nil {
+		t.Fatalf("subset does not parse: %v", err)
+	}
+	var buf sfnt.Buffer
+	outline := func(g uint16) bool {
+		segs, err := sf.LoadGlyph(&buf, sfnt.GlyphIndex(g), fixed.I(1000), nil)
+		if err != nil {
+			t.Fatalf("glyph %d: %v", g, err)
+		}
+		return len(segs) > 0
+	}
+	for _, g := range append([]uint16{agrave, f.glyph('ø')}, f.parts[agrave]...) {
+		if !outline(g) {
+			t.Errorf("glyph %d lost its outline", g)
+		}
+	}
+	for _, r := range "BxÆÁ" {
+		if outline(f.glyph(r)) {
+			t.Errorf("unused glyph %q kept its outline", r)
+		}
+	}
+	if len(b) > len(ttf)/4 {
+		t.Errorf("subset of two letters is %d bytes of %d", len(b), len(ttf))
+	}
+}

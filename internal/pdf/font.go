@@ -1,11 +1,11 @@
 package pdf
 
 import (
-	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -14,12 +14,12 @@ import (
 )
 
 // A Font is a TrueType font made ready for embedding, once per process: its character map and
-// advance widths are tables, its file is compressed. It is immutable, so any number of documents
+// advance widths are tables, its glyphs are indexed. It is immutable, so any number of documents
 // may share it at the same time; a document only looks up glyphs and writes bytes.
 //
-// A font is embedded whole (as a CIDFontType2 with CIDs equal to glyph ids), not subset: that costs
-// bytes in every document but no per-document work beyond the widths and the Unicode map of the
-// glyphs it used.
+// A font is embedded as a subset (a CIDFontType2 with CIDs equal to the original glyph ids): the
+// glyphs a document did not use are left empty, which costs a copy of the used glyphs' outlines
+// per document. It is not compressed: deflating 30 kB costs more than a page's layout.
 type Font struct {
 	name        string   // PostScript name, the BaseFont
 	bmp         []uint16 // glyph id per rune below 0x10000 (0: no glyph)
@@ -32,12 +32,15 @@ type Font struct {
 	italicAngle float64
 	stemV       int
 	fixedPitch  bool
-	file        []byte // the font file, zlib compressed
-	fileLength  int    // uncompressed
+	tables      map[string][]byte // the tables a subset copies as they are
+	glyf        []byte
+	loca        []uint32   // offset of each glyph's outline in glyf, and the end
+	longLoca    bool       // offsets stored in 32 bits, else halved in 16
+	parts       [][]uint16 // the glyphs a composite glyph is made of
 }
 
-// ParseTrueType reads a TrueType font (glyf outlines) and compresses it for embedding. It is the
-// expensive part of using a font: call it once and share the result.
+// ParseTrueType reads a TrueType font (glyf outlines) for embedding. It is the expensive part of
+// using a font (it maps every character): call it once and share the result.
 func ParseTrueType(ttf []byte) (*Font, error) {
 	tables, err := tableDirectory(ttf)
 	if err != nil {
@@ -123,14 +126,189 @@ func ParseTrueType(ttf []byte) (*Font, error) {
 		}
 	}
 
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	zw.Write(ttf) // a bytes.Buffer does not fail
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compress TrueType font: %w", err)
+	// The tables a PDF reader needs of an embedded TrueType font (ISO 32000-1, 9.9), and cmap,
+	// which some want though the CIDToGIDMap makes it redundant. glyf and loca are rebuilt for
+	// each subset.
+	f.tables = map[string][]byte{}
+	for _, tag := range []string{"cmap", "cvt ", "fpgm", "head", "hhea", "hmtx", "maxp", "prep"} {
+		if t, ok := tables[tag]; ok {
+			f.tables[tag] = t
+		}
 	}
-	f.file, f.fileLength = z.Bytes(), len(ttf)
+	if post := tables["post"]; len(post) >= 32 {
+		// Version 3 of post, without glyph names: what readers need (italic angle, underline,
+		// fixed pitch) in 32 bytes.
+		f.tables["post"] = binary.BigEndian.AppendUint32([]byte{}, 0x00030000)
+		f.tables["post"] = append(f.tables["post"], post[4:32]...)
+	}
+	if err := f.indexGlyphs(tables["glyf"], tables["loca"], i16(head, 50) == 1); err != nil {
+		return nil, fmt.Errorf("parse TrueType font: %w", err)
+	}
 	return f, nil
+}
+
+// indexGlyphs reads where each glyph's outline is, and which glyphs each composite glyph uses.
+func (f *Font) indexGlyphs(glyf, loca []byte, long bool) error {
+	n := len(f.width)
+	f.glyf, f.longLoca = glyf, long
+	f.loca = make([]uint32, n+1)
+	f.parts = make([][]uint16, n)
+	for g := range f.loca {
+		if long {
+			if len(loca) < 4*(n+1) {
+				return fmt.Errorf("short loca table")
+			}
+			f.loca[g] = binary.BigEndian.Uint32(loca[4*g:])
+		} else {
+			if len(loca) < 2*(n+1) {
+				return fmt.Errorf("short loca table")
+			}
+			f.loca[g] = 2 * uint32(binary.BigEndian.Uint16(loca[2*g:]))
+		}
+	}
+	for g := range n {
+		start, end := f.loca[g], f.loca[g+1]
+		if start > end || end > uint32(len(glyf)) {
+			return fmt.Errorf("glyph %d lies outside the glyf table", g)
+		}
+		data := glyf[start:end]
+		if len(data) < 10 || int16(binary.BigEndian.Uint16(data)) >= 0 {
+			continue // empty or simple
+		}
+		// A composite glyph: components of flags, glyph id, offsets and an optional transform.
+		const (
+			argsAreWords   = 0x0001
+			scale          = 0x0008
+			moreComponents = 0x0020
+			xyScale        = 0x0040
+			twoByTwo       = 0x0080
+		)
+		for at := 10; ; {
+			if at+4 > len(data) {
+				return fmt.Errorf("composite glyph %d is cut short", g)
+			}
+			flags, part := binary.BigEndian.Uint16(data[at:]), binary.BigEndian.Uint16(data[at+2:])
+			if int(part) >= n {
+				return fmt.Errorf("composite glyph %d uses glyph %d of %d", g, part, n)
+			}
+			f.parts[g] = append(f.parts[g], part)
+			at += 4 + 2
+			if flags&argsAreWords != 0 {
+				at += 2
+			}
+			switch {
+			case flags&scale != 0:
+				at += 2
+			case flags&xyScale != 0:
+				at += 4
+			case flags&twoByTwo != 0:
+				at += 8
+			}
+			if flags&moreComponents == 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// subset is the font file with only the outlines of the glyphs marked in keep (and .notdef, and the
+// glyphs those are composed of); every other glyph is empty. Glyph ids do not change.
+func (f *Font) subset(keep []bool) []byte {
+	keep[0] = true
+	var mark func(g uint16)
+	mark = func(g uint16) {
+		for _, p := range f.parts[g] {
+			if !keep[p] {
+				keep[p] = true
+				mark(p)
+			}
+		}
+	}
+	for g, k := range keep {
+		if k {
+			mark(uint16(g))
+		}
+	}
+	size := 0
+	for g, k := range keep {
+		if k {
+			size += int(f.loca[g+1] - f.loca[g])
+		}
+	}
+	glyf := make([]byte, 0, size)
+	entry := 2
+	if f.longLoca {
+		entry = 4
+	}
+	loca := make([]byte, entry*len(f.loca))
+	for g := range f.loca {
+		if f.longLoca {
+			binary.BigEndian.PutUint32(loca[4*g:], uint32(len(glyf)))
+		} else {
+			binary.BigEndian.PutUint16(loca[2*g:], uint16(len(glyf)/2))
+		}
+		if g < len(keep) && keep[g] {
+			glyf = append(glyf, f.glyf[f.loca[g]:f.loca[g+1]]...)
+		}
+	}
+
+	type table struct {
+		tag  string
+		data []byte
+	}
+	var tables []table
+	for tag, t := range f.tables {
+		tables = append(tables, table{tag, t})
+	}
+	tables = append(tables, table{"glyf", glyf}, table{"loca", loca})
+	slices.SortFunc(tables, func(a, b table) int { return strings.Compare(a.tag, b.tag) })
+
+	n := len(tables)
+	pow := 1
+	for pow*2 <= n {
+		pow *= 2
+	}
+	size = 12 + 16*n
+	for _, t := range tables {
+		size += (len(t.data) + 3) &^ 3
+	}
+	out := make([]byte, 12+16*n, size)
+	binary.BigEndian.PutUint32(out, 0x00010000)
+	binary.BigEndian.PutUint16(out[4:], uint16(n))
+	binary.BigEndian.PutUint16(out[6:], uint16(pow*16))
+	binary.BigEndian.PutUint16(out[8:], uint16(bits.Len(uint(pow))-1))
+	binary.BigEndian.PutUint16(out[10:], uint16(n*16-pow*16))
+	headAt := 0
+	for i, t := range tables {
+		e := out[12+16*i:]
+		copy(e, t.tag)
+		at := len(out)
+		if t.tag == "head" {
+			headAt = at
+		}
+		out = append(out, t.data...)
+		for len(out)%4 != 0 {
+			out = append(out, 0)
+		}
+		if t.tag == "head" {
+			binary.BigEndian.PutUint32(out[at+8:], 0) // checkSumAdjustment, set below
+		}
+		binary.BigEndian.PutUint32(e[4:], checksum(out[at:]))
+		binary.BigEndian.PutUint32(e[8:], uint32(at))
+		binary.BigEndian.PutUint32(e[12:], uint32(len(t.data)))
+	}
+	binary.BigEndian.PutUint32(out[headAt+8:], 0xB1B0AFBA-checksum(out))
+	return out
+}
+
+// checksum is the sum of b as big-endian 32-bit words (b is padded to 4 bytes).
+func checksum(b []byte) uint32 {
+	var sum uint32
+	for i := 0; i+4 <= len(b); i += 4 {
+		sum += binary.BigEndian.Uint32(b[i:])
+	}
+	return sum
 }
 
 // tableDirectory maps each table tag of a TrueType font to its bytes.

@@ -3,6 +3,7 @@ package pdf
 import (
 	"crypto/md5"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"slices"
@@ -54,9 +55,7 @@ func (d *Document) Write(out io.Writer) error {
 		return fmt.Errorf("write PDF: %d Save without Restore", len(d.saved))
 	}
 	size := len(d.out) + 8<<10
-	for _, f := range d.fonts {
-		size += len(f.file) + 2<<10
-	}
+	size += len(d.fonts) * 48 << 10 // a subset of the Go fonts is about 30 kB
 	for _, img := range d.images {
 		size += len(img.data) + 512
 	}
@@ -194,21 +193,24 @@ func (d *Document) Write(out io.Writer) error {
 // writeFont writes f as a Type 0 font (object n) over a CIDFontType2 whose CIDs are glyph ids,
 // with the widths and the Unicode map of the glyphs the document used.
 func (d *Document) writeFont(w *writer, n int, f *usedFont) {
-	cid, desc, file, toUni := w.reserve(), w.reserve(), w.reserve(), w.reserve()
-	w.begin(n)
-	w.printf("<< /Type /Font /Subtype /Type0 /BaseFont /%s /Encoding /Identity-H /DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>",
-		f.name, cid, toUni)
-	w.end()
-
 	var glyphs []int
+	keep := make([]bool, len(f.used))
 	for g, r := range f.used {
 		if r != 0 {
 			glyphs = append(glyphs, g)
+			keep[g] = true
 		}
 	}
+	name := subsetTag(glyphs) + "+" + f.name
+
+	cid, desc, file, toUni := w.reserve(), w.reserve(), w.reserve(), w.reserve()
+	w.begin(n)
+	w.printf("<< /Type /Font /Subtype /Type0 /BaseFont /%s /Encoding /Identity-H /DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>",
+		name, cid, toUni)
+	w.end()
 	w.begin(cid)
 	w.printf("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /%s /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor %d 0 R /CIDToGIDMap /Identity /DW ",
-		f.name, desc)
+		name, desc)
 	w.b = appendNum(w.b, f.width[0])
 	w.b = append(w.b, " /W ["...)
 	for i := 0; i < len(glyphs); {
@@ -241,14 +243,31 @@ func (d *Document) writeFont(w *writer, n int, f *usedFont) {
 	}
 	w.begin(desc)
 	w.printf("<< /Type /FontDescriptor /FontName /%s /Flags %d /FontBBox [%d %d %d %d] /ItalicAngle ",
-		f.name, flags, f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3])
+		name, flags, f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3])
 	w.b = appendNum(w.b, f.italicAngle)
 	w.printf(" /Ascent %d /Descent %d /CapHeight %d /StemV %d /FontFile2 %d 0 R >>",
 		f.ascent, f.descent, f.capHeight, f.stemV, file)
 	w.end()
 
-	w.stream(file, fmt.Sprintf("/Filter /FlateDecode /Length1 %d", f.fileLength), f.file)
+	font := f.subset(keep)
+	w.stream(file, "/Length1 "+strconv.Itoa(len(font)), font)
 	w.stream(toUni, "", toUnicode(f.used, glyphs))
+}
+
+// subsetTag names a subset by the glyphs in it, six capital letters as ISO 32000-1 (9.6.4) has
+// them, so that two different subsets of one font in one reader do not pass for each other.
+func subsetTag(glyphs []int) string {
+	h := fnv.New64a()
+	for _, g := range glyphs {
+		h.Write([]byte{byte(g >> 8), byte(g)})
+	}
+	sum := h.Sum64()
+	tag := make([]byte, 6)
+	for i := range tag {
+		tag[i] = 'A' + byte(sum%26)
+		sum /= 26
+	}
+	return string(tag)
 }
 
 // toUnicode is the CMap from the glyph ids used to the characters they were used for, so that
