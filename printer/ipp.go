@@ -402,6 +402,27 @@ func (c *Client) JobState(ctx context.Context, jobID int) (*JobResult, error) {
 	return res, nil
 }
 
+// JobsNamed returns the printer's jobs whose job-name is name, any state, that it still knows
+// (Get-Jobs, which-jobs all). A station names each job by its card number, so after a crash
+// between Print-Job and recording the job's id this finds the job the station does not know.
+func (c *Client) JobsNamed(ctx context.Context, name string) ([]JobResult, error) {
+	req := c.request(goipp.OpGetJobs)
+	req.Operation.Add(keywords("which-jobs", "all"))
+	req.Operation.Add(keywords("requested-attributes", "job-id", "job-name", "job-state"))
+	resp, err := c.do(ctx, req, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs named %q: %w", name, err)
+	}
+	var out []JobResult
+	for _, g := range resp.Groups {
+		if g.Tag != goipp.TagJobGroup || attrString(g.Attrs, "job-name") != name {
+			continue
+		}
+		out = append(out, JobResult{JobID: attrInt(g.Attrs, "job-id", 0), State: jobState(attrInt(g.Attrs, "job-state", 0))})
+	}
+	return out, nil
+}
+
 // watch polls the job until it ends.
 func (c *Client) watch(ctx context.Context, id int, res *JobResult, onFault func(Fault)) (*JobResult, error) {
 	seen := map[string]bool{}

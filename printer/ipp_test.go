@@ -386,4 +386,13 @@ func TestAbandonedJobIsCanceled(t *testing.T) {
 	if err != nil || st.State != "canceled" {
 		t.Fatalf("job %d after giving up: %+v, %v; want canceled", res.JobID, st, err)
 	}
+	// Found again by its name (the card number), as recovery finds a job whose id went unrecorded.
+	job := renderSample(t)
+	jobs, err := c.JobsNamed(ctx2, job.CardNumber)
+	if err != nil || len(jobs) != 1 || jobs[0].JobID != res.JobID || jobs[0].State != "canceled" {
+		t.Errorf("jobs named %s: %+v, %v; want job %d canceled", job.CardNumber, jobs, err, res.JobID)
+	}
+	if jobs, err := c.JobsNamed(ctx2, "1000000016"); err != nil || len(jobs) != 0 {
+		t.Errorf("jobs named by another card: %+v, %v", jobs, err)
+	}
 }

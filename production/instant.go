@@ -35,6 +35,7 @@ type InstantStation struct {
 	encoded  string // card number on the chip at the coupler
 	printed  bool   // a job for the card at the coupler completed
 	jobs     map[int]*printer.JobResult
+	jobNames map[int]string
 	lastJob  int
 	Produced int // cards ejected to the output tray
 	Rejected int // cards ejected to the reject tray
@@ -48,7 +49,7 @@ func NewInstantStation(n int, keys encoder.Keys) (*InstantStation, error) {
 	if err := keys.Validate(); err != nil {
 		return nil, fmt.Errorf("instant station: %w", err)
 	}
-	return &InstantStation{keys: keys, prefix: byte(n), jobs: map[int]*printer.JobResult{}}, nil
+	return &InstantStation{keys: keys, prefix: byte(n), jobs: map[int]*printer.JobResult{}, jobNames: map[int]string{}}, nil
 }
 
 // FeedBlank puts a fresh blank (new 7-byte UID) at the coupler.
@@ -171,9 +172,26 @@ func (s *InstantStation) Submit(ctx context.Context, doc printer.Document) (int,
 	s.lastJob++
 	s.jobs[s.lastJob] = &printer.JobResult{JobID: s.lastJob, State: "completed", Reasons: []string{"job-completed-successfully"},
 		Media: doc.Media, Sides: doc.Sides, Format: doc.Format}
+	s.jobNames[s.lastJob] = doc.Name
 	s.printed = true
 	return s.lastJob, nil
 }
+
+// JobsNamed returns the jobs submitted under name.
+func (s *InstantStation) JobsNamed(ctx context.Context, name string) ([]printer.JobResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []printer.JobResult
+	for id, n := range s.jobNames {
+		if n == name {
+			out = append(out, *s.jobs[id])
+		}
+	}
+	return out, nil
+}
+
+// Cancel of a job that completed at once is not an error, as over IPP.
+func (s *InstantStation) Cancel(ctx context.Context, jobID int) error { return nil }
 
 // Watch returns the (completed) job; a job the printer never took is not found, as over IPP.
 func (s *InstantStation) Watch(ctx context.Context, jobID int, onFault func(printer.Fault)) (*printer.JobResult, error) {

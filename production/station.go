@@ -21,15 +21,13 @@ package production
 // it left in production (after a crash, or a park): a card whose print job completed at the printer
 // and whose chip was recorded good is produced; any other is voided and remade.
 //
-// A card held after MaxAttempts waits for an operator (HeldCards, ReleaseCard in held.go); a station
+// A crash between Print-Job and recording the job's id is resolved by finding the job by its name
+// (the card number) at the printer (findUnrecordedJob). A card held after MaxAttempts waits for an operator (HeldCards, ReleaseCard in held.go); a station
 // removed from service is retired (RetireStation) and comes back when a worker starts under its name.
 //
 // TODO (what is left of issue 7 on this side):
 //   - Speed: a card makes 7 commits, each waiting on fsync; fine with two stations, but many
 //     stations on one database would want them grouped.
-//   - A crash between Print-Job and recording the job id (step print_submitting) leaves a job the
-//     station does not know: recovery remakes the card but does not cancel that job at the printer
-//     (Get-Jobs by job-name = card number would find it).
 //   - A crash between the transport's feed and recording step fed leaves a blank used but not
 //     booked: the shift-close count reports it as a stock mismatch.
 //   - A graceful stop (SIGTERM) mid-card leaves the card to recovery, which remakes it unless its
@@ -46,6 +44,7 @@ import (
 	"hash/fnv"
 	"image"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,6 +146,10 @@ type CardPrinter interface {
 	Submit(ctx context.Context, doc printer.Document) (int, error)
 	Watch(ctx context.Context, jobID int, onFault func(printer.Fault)) (*printer.JobResult, error)
 	JobState(ctx context.Context, jobID int) (*printer.JobResult, error)
+	// JobsNamed finds jobs by job-name (the card number): recovery's way to a job whose id the
+	// station did not record before it crashed.
+	JobsNamed(ctx context.Context, name string) ([]printer.JobResult, error)
+	Cancel(ctx context.Context, jobID int) error
 }
 
 // CardTransport moves cards through the printer: a blank to the coupler, the card to the output
@@ -819,6 +822,12 @@ func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
 	if err := w.Store.pool.QueryRow(ctx, "SELECT state FROM cards WHERE card_number = $1", string(f.Number)).Scan(&state); err != nil {
 		return fmt.Errorf("card %s: read state: %w", f.Number, err)
 	}
+	if f.Step == stepPrintSubmitting && f.JobID == 0 {
+		if err := w.findUnrecordedJob(ctx, f); err != nil {
+			return err
+		}
+		log = log.With("job", f.JobID)
+	}
 	if f.JobID != 0 && len(f.ChipUID) > 0 {
 		job, err := w.Printer.JobState(ctx, f.JobID)
 		var se *printer.StatusError
@@ -853,6 +862,46 @@ func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
 	}
 	log.Info("recovery: card not finished: voided and remade")
 	return w.spoil(ctx, f, fmt.Sprintf("%s %s", interruptedReason, f.Step), f.Step != stepClaimed, false)
+}
+
+// findUnrecordedJob looks for the job of a card whose station stopped between Print-Job and
+// recording the job's id: the printer's newest job named by the card number that no earlier
+// attempt recorded. Found, its id is recorded (step print_submitted) and resolve goes on as for
+// any submitted job: produced if it completes, else remade once it has ended. Older unrecorded
+// jobs still waiting are canceled, so that no second card of the number comes out of the printer.
+func (w *StationWorker) findUnrecordedJob(ctx context.Context, f *inFlight) error {
+	jobs, err := w.Printer.JobsNamed(ctx, string(f.Number))
+	if err != nil {
+		return fault(fmt.Errorf("card %s: find its unrecorded print job: %w", f.Number, err))
+	}
+	rows, err := w.Store.pool.Query(ctx, `SELECT print_job_id FROM card_attempts
+		WHERE card_number = $1 AND attempt_id <> $2 AND printer_uri = $3 AND print_job_id IS NOT NULL`,
+		string(f.Number), f.AttemptID, w.Config.PrinterURI)
+	if err != nil {
+		return fmt.Errorf("card %s: read recorded jobs: %w", f.Number, err)
+	}
+	recorded, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return fmt.Errorf("card %s: read recorded jobs: %w", f.Number, err)
+	}
+	var unknown []printer.JobResult
+	for _, j := range jobs {
+		if !slices.Contains(recorded, j.JobID) {
+			unknown = append(unknown, j)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil // the printer never took it: the blank was not printed on
+	}
+	slices.SortFunc(unknown, func(a, b printer.JobResult) int { return b.JobID - a.JobID })
+	for _, j := range unknown[1:] {
+		if err := w.Printer.Cancel(ctx, j.JobID); err != nil {
+			return fault(fmt.Errorf("card %s: cancel stray job %d: %w", f.Number, j.JobID, err))
+		}
+	}
+	f.JobID = unknown[0].JobID
+	f.log(w.Log).Info("recovery: found the print job the station had not recorded", "job", f.JobID, "state", unknown[0].State)
+	return w.setStep(ctx, f, stepPrintSubmitted)
 }
 
 // cardData is what goes on the chip, the face and the stripe of a stored card.

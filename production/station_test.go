@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -634,4 +635,58 @@ func BenchmarkStationCards(b *testing.B) {
 	run(b, l.worker(b, s))
 	l.waitUntil(b, b.N, `SELECT count(*) FROM cards WHERE state = 'produced'`)
 	b.ReportMetric(float64(b.N)/time.Since(start).Minutes(), "cards/min")
+}
+
+// lostJobID submits the first job to the printer, then fails as a process killed before it
+// recorded the job's id would leave things.
+type lostJobID struct {
+	CardPrinter
+	mu   sync.Mutex
+	lost int
+}
+
+func (p *lostJobID) Submit(ctx context.Context, doc printer.Document) (int, error) {
+	id, err := p.CardPrinter.Submit(ctx, doc)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil || p.lost != 0 {
+		return id, err
+	}
+	p.lost = id
+	return 0, errors.New("stopped between Print-Job and recording its id")
+}
+
+// A station that stopped after the printer took a card's job but before it recorded the job's id
+// finds the job by its name on recovery: the card is produced from that job, not printed twice.
+func TestRecoveryFindsUnrecordedJob(t *testing.T) {
+	ctx := context.Background()
+	l := openLine(t, testsupport.Postgres(t))
+	a := newStation(t, "a", 0)
+	cards := l.seedCards(t, Construction, 1)
+	w := l.worker(t, a)
+	p := &lostJobID{CardPrinter: a.client}
+	w.Printer = p
+	stop := run(t, w)
+	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE name = 'a' AND state = 'parked'`)
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND step = 'print_submitting' AND print_job_id IS NULL`,
+		string(cards[0])); n != 1 {
+		t.Fatalf("no attempt left at print_submitting without a job id")
+	}
+	if err := NewStore(l.pool).ClearStation(ctx, "a", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUntil(t, 1, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	stop()
+	l.checkProducedOnce(t, cards)
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1`, string(cards[0])); n != 1 {
+		t.Errorf("%d attempts, want the one whose job was found", n)
+	}
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND print_job_id = $2 AND outcome = 'produced'`,
+		string(cards[0]), p.lost); n != 1 {
+		t.Errorf("the attempt did not record the found job %d", p.lost)
+	}
+	jobs, err := a.client.JobsNamed(ctx, string(cards[0]))
+	if err != nil || len(jobs) != 1 || jobs[0].JobID != p.lost || jobs[0].State != "completed" {
+		t.Errorf("printer's jobs for the card: %+v, %v; want only job %d, completed", jobs, err, p.lost)
+	}
 }
