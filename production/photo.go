@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+
+	"cardline/printer"
 )
 
 // A Photo is the holder's portrait as the line keeps it: decoded from what upstream sent and
@@ -26,10 +28,6 @@ const (
 	MaxPhotoPixels   = 12_000_000
 	MaxPhotoAspect   = 2.0 // height / width
 	photoJPEGQuality = 90
-	// storedPhotoMaxHeight: larger photos are scaled down for storage. The photo box prints at about
-	// 330 px high (300 dpi); up to 1000 px is kept as sent (scaling costs more than it saves), and
-	// larger uploads are scaled down so the stored copy stays small.
-	storedPhotoMaxHeight = 1000
 )
 
 // decodePhoto checks a photo against the rules and returns the decoded image. The content type must
@@ -101,9 +99,13 @@ func decodePhoto(contentType, b64 string) (image.Image, []Problem) {
 	return img, nil
 }
 
-// encodePhoto re-encodes a checked photo for storage.
+// encodePhoto re-encodes a checked photo for storage: the print-ready copy, cropped and scaled to
+// the card's photo box at 300 dpi (printer.FitPhoto, 260 × 331 px), which is all that is ever
+// printed, on the card and on the temporary card (the same box, the same crop). Keeping no more
+// than that is data minimisation, makes the stored copy about 15 kB, and saves every print and
+// every temporary card the decoding and scaling of a large photo.
 func encodePhoto(img image.Image) (Photo, error) {
-	img = shrinkForStorage(img)
+	img = printer.FitPhoto(img)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: photoJPEGQuality}); err != nil {
 		return Photo{}, fmt.Errorf("re-encode photo: %w", err)
