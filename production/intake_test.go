@@ -240,6 +240,12 @@ func TestIntakeThroughPostgres(t *testing.T) {
 			t.Errorf("order %s stored as %q with problems %s (%v)", id, st, problems, err)
 		}
 	}
+	// The audit log, which retention never touches, names the rule only, not the sentence.
+	var audited string
+	if err := l.pool.QueryRow(ctx, `SELECT reason FROM audit_log WHERE entity = 'order' AND entity_id = $1`, again.OrderID).Scan(&audited); err != nil ||
+		audited != "cards[0].holder.national_id: one-card-per-employment" {
+		t.Errorf("audit of the rejection: %q, %v", audited, err)
+	}
 	if n := l.count(t, `SELECT count(*) FROM unreadable_messages`); n != 1 {
 		t.Errorf("%d unreadable messages stored, want 1", n)
 	}

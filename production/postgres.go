@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -98,11 +99,13 @@ func insertOrder(ctx context.Context, tx pgx.Tx, o *Order, digest []byte, messag
 	if err != nil {
 		return fmt.Errorf("insert order %s: %w", o.ID, err)
 	}
-	reason := ""
-	if len(o.Problems) > 0 {
-		reason = o.Problems.Error()
+	// The append-only audit log keeps only the field and rule of each problem: the sentence can
+	// name a holder's card or quote what was sent, and retention cannot reach the audit log.
+	var rules []string
+	for _, p := range o.Problems {
+		rules = append(rules, p.Field+": "+p.Rule)
 	}
-	if err := audit(ctx, tx, actor, "order", o.ID, "", string(o.State), reason); err != nil {
+	if err := audit(ctx, tx, actor, "order", o.ID, "", string(o.State), strings.Join(rules, "; ")); err != nil {
 		return err
 	}
 	if len(o.Cards) == 0 {
