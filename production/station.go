@@ -30,8 +30,6 @@ package production
 //     stations on one database would want them grouped.
 //   - A crash between the transport's feed and recording step fed leaves a blank used but not
 //     booked: the shift-close count reports it as a stock mismatch.
-//   - A graceful stop (SIGTERM) mid-card leaves the card to recovery, which remakes it unless its
-//     job completed: finishing the card in hand before stopping would save the blank.
 //   - Real transports: a vendor's feed/eject commands; today a real reader gets the manual
 //     transport (a card at the coupler counts as fed, its removal as ejected).
 //   - A reject re-used by an operator (encoder.EncodeOptions.ReuseReject) is not offered.
@@ -207,7 +205,11 @@ type StationWorker struct {
 	Metrics   StationMetrics
 	// Poll is how long an idle or parked worker waits before looking again [500 ms].
 	Poll time.Duration
-	Now  func() time.Time
+	// FinishTimeout is how long a stopping worker (its context ended: SIGTERM) may go on with the
+	// card in hand, so that a blank already fed is finished rather than remade [60 s]. A card
+	// still unfinished then is left to recovery. Give the service's stop timeout more than this.
+	FinishTimeout time.Duration
+	Now           func() time.Time
 
 	// afterStep, in tests, hears each step recorded (the crash test exits there).
 	afterStep func(step string)
@@ -252,6 +254,9 @@ func (w *StationWorker) Run(ctx context.Context) error {
 	}
 	if w.Poll == 0 {
 		w.Poll = 500 * time.Millisecond
+	}
+	if w.FinishTimeout == 0 {
+		w.FinishTimeout = 60 * time.Second
 	}
 	if w.Log == nil {
 		w.Log = slog.Default()
@@ -372,7 +377,11 @@ func (w *StationWorker) once(ctx context.Context) (bool, error) {
 	if err != nil || c == nil {
 		return false, err
 	}
-	err = w.produce(ctx, c)
+	// The card in hand is finished even when the worker is told to stop meanwhile: only the
+	// claim above watches ctx.
+	cardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.FinishTimeout)
+	defer cancel()
+	err = w.produce(cardCtx, c)
 	w.settled = err == nil
 	return true, err
 }

@@ -690,3 +690,47 @@ func TestRecoveryFindsUnrecordedJob(t *testing.T) {
 		t.Errorf("printer's jobs for the card: %+v, %v; want only job %d, completed", jobs, err, p.lost)
 	}
 }
+
+// heldSubmit holds each Print-Job until the test lets it go.
+type heldSubmit struct {
+	CardPrinter
+	in, proceed chan struct{}
+}
+
+func (p *heldSubmit) Submit(ctx context.Context, doc printer.Document) (int, error) {
+	p.in <- struct{}{}
+	<-p.proceed
+	return p.CardPrinter.Submit(ctx, doc)
+}
+
+// A worker told to stop (SIGTERM) mid-card finishes the card in hand, blank and all, and takes
+// no other.
+func TestStationFinishesCardInHandOnStop(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	a := newStation(t, "a", 0)
+	l.seedCards(t, Construction, 2)
+	w := l.worker(t, a)
+	p := &heldSubmit{CardPrinter: a.client, in: make(chan struct{}), proceed: make(chan struct{})}
+	w.Printer = p
+	stop := run(t, w)
+	<-p.in // the first card is encoded and about to print
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	time.Sleep(100 * time.Millisecond) // the stop is under way
+	select {
+	case <-stopped:
+		t.Fatal("the worker stopped with a card in hand")
+	default:
+	}
+	close(p.proceed)
+	<-stopped
+	if n := l.count(t, `SELECT count(*) FROM cards WHERE state = 'produced'`); n != 1 {
+		t.Errorf("%d cards produced, want the one in hand", n)
+	}
+	if n := l.count(t, `SELECT count(*) FROM cards WHERE state = 'queued'`); n != 1 {
+		t.Errorf("%d cards queued, want the other one untouched", n)
+	}
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE outcome IS DISTINCT FROM 'produced'`); n != 0 {
+		t.Errorf("%d attempts not produced", n)
+	}
+}
