@@ -15,6 +15,7 @@ packages=(
   cups-filters        # rastertopdf: CUPS's own reader of the PWG Raster we send card printers
   qpdf                # qpdf --check on generated PDFs
   poppler-utils       # pdftotext, pdftoppm
+  fonts-dejavu-core   # a TrueType font with composite glyphs, for the PDF font subset test
   zbar-tools          # zbarimg: an independent QR/barcode decoder
 )
 

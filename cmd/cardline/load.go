@@ -46,6 +46,7 @@ func loadCommand() command {
 		fs.IntVar(&o.stations, "stations", 2, "station workers")
 		fs.IntVar(&o.perOrder, "cards-per-order", 2, "cards in each order (the last order takes what is left)")
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+		fs.BoolVar(&o.pipelined, "pipelined", true, "run every stage at once, as serve does (false: stage after stage, with the figures of each)")
 		fs.Uint64Var(&o.seed, "seed", 7, "seed of the sample generator")
 		pgStatements := fs.Int("pg-statements", 0, "print this many PostgreSQL statements that took the most server time (pg_stat_statements)")
 		if err := fs.Parse(args); err != nil {
@@ -116,6 +117,7 @@ type loadOptions struct {
 	cards, stations, perOrder int
 	seed                      uint64
 	cpuProfile                string
+	pipelined                 bool
 	databaseURL               string // an empty database
 }
 
@@ -290,9 +292,10 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	l := &loadLine{svc: svc, o: o, cfg: cfg, qrKey: qrKey, log: log, background: background, mailer: m}
 
-	var accepted int
-	if err := phase("intake (+ mail handler)", func() error {
+	// The stages, each started in the background, and what says each is done.
+	publishOrders := func() error {
 		router, err := startIntake(ctx, svc, m)
 		if err != nil {
 			return err
@@ -309,94 +312,305 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 				return err
 			}
 		}
-		return waitFor(ctx, 10*time.Minute, "orders handled and mail jobs recorded", func() (bool, error) {
-			var orders, jobs int
-			err := svc.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM orders WHERE state = 'rejected'),
-				(SELECT count(DISTINCT order_id) FROM mail_outbox)`).Scan(&orders, &res.rejected, &jobs)
-			return err == nil && orders == len(payloads) && jobs == orders-res.rejected, err
-		})
-	}); err != nil {
-		return nil, err
+		return nil
 	}
-	if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state = 'queued'`).Scan(&accepted); err != nil {
-		return nil, err
+	intakeDone := func() (bool, error) {
+		var orders, jobs int
+		err := svc.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM orders WHERE state = 'rejected'),
+			(SELECT count(DISTINCT order_id) FROM mail_outbox)`).Scan(&orders, &res.rejected, &jobs)
+		return err == nil && orders == res.orders && jobs == orders-res.rejected, err
 	}
-	res.cards = accepted
+	mailDone := func() (bool, error) {
+		var open, failed int
+		err := svc.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state NOT IN ('sent', 'failed')), count(*) FILTER (WHERE state = 'failed')
+			FROM mail_outbox`).Scan(&open, &failed)
+		if failed > 0 {
+			return false, fmt.Errorf("%d mails failed", failed)
+		}
+		return err == nil && open == 0, err
+	}
+	cardsIn := func(state string) (n int, err error) {
+		err = svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state = $1`, state).Scan(&n)
+		return n, err
+	}
+	noSpoiled := func() error {
+		if n, err := cardsIn("spoiled"); err != nil || n > 0 {
+			return errors.Join(err, fmt.Errorf("%d cards spoiled on instant stations (see card_attempts)", n))
+		}
+		return nil
+	}
 
-	if err := phase("temporary-card mail", func() error {
-		background("mailer", m.Run)
-		return waitFor(ctx, 10*time.Minute, "temporary cards mailed", func() (bool, error) {
-			var open, failed int
-			err := svc.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state NOT IN ('sent', 'failed')), count(*) FILTER (WHERE state = 'failed')
-				FROM mail_outbox`).Scan(&open, &failed)
-			if failed > 0 {
-				return false, fmt.Errorf("%d mails failed", failed)
+	if o.pipelined {
+		// The line as serve runs it: every stage at once, orders flowing through.
+		if err := phase("the whole line, pipelined", func() error {
+			if err := l.loadBlanks(ctx); err != nil {
+				return err
 			}
-			return err == nil && open == 0, err
-		})
-	}); err != nil {
-		return nil, err
-	}
-	res.mails = int(sink.sent.Load())
-
-	if err := phase("planning", func() error {
-		for i := range o.stations {
-			for _, t := range []production.CardType{production.Construction, production.Cleaning, production.Transport} {
-				if err := svc.store.LoadBlanks(ctx, loadStation(i), t, o.cards, "load"); err != nil {
+			if err := publishOrders(); err != nil {
+				return err
+			}
+			background("mailer", m.Run)
+			background("planner", l.planEvery(250*time.Millisecond))
+			if err := l.startStations(); err != nil {
+				return err
+			}
+			background("shipping", l.shipEvery(time.Second))
+			if err := waitFor(ctx, 10*time.Minute, "orders handled and mail jobs recorded", intakeDone); err != nil {
+				return err
+			}
+			var accepted int
+			if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state <> 'blocked'`).Scan(&accepted); err != nil {
+				return err
+			}
+			res.cards = accepted
+			if err := waitFor(ctx, 30*time.Minute, "cards dispatched", func() (bool, error) {
+				if err := noSpoiled(); err != nil {
+					return false, err
+				}
+				n, err := cardsIn("dispatched")
+				return err == nil && n == accepted, errors.Join(err, l.shipErr())
+			}); err != nil {
+				return err
+			}
+			return waitFor(ctx, 10*time.Minute, "temporary cards mailed", mailDone)
+		}); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := phase("intake (+ mail handler)", func() error {
+			if err := publishOrders(); err != nil {
+				return err
+			}
+			return waitFor(ctx, 10*time.Minute, "orders handled and mail jobs recorded", intakeDone)
+		}); err != nil {
+			return nil, err
+		}
+		if res.cards, err = cardsIn("queued"); err != nil {
+			return nil, err
+		}
+		if err := phase("temporary-card mail", func() error {
+			background("mailer", m.Run)
+			return waitFor(ctx, 10*time.Minute, "temporary cards mailed", mailDone)
+		}); err != nil {
+			return nil, err
+		}
+		if err := phase("planning", func() error {
+			if err := l.loadBlanks(ctx); err != nil {
+				return err
+			}
+			_, err := l.plan(ctx)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if err := phase("stations", func() error {
+			if err := l.startStations(); err != nil {
+				return err
+			}
+			return waitFor(ctx, 30*time.Minute, "cards produced", func() (bool, error) {
+				if err := noSpoiled(); err != nil {
+					return false, err
+				}
+				n, err := cardsIn("produced")
+				return err == nil && n == res.cards, err
+			})
+		}); err != nil {
+			return nil, err
+		}
+		if err := phase("shipping", func() error {
+			for round := 0; ; round++ {
+				n, err := cardsIn("dispatched")
+				if err != nil || n == res.cards {
 					return err
 				}
+				if round == 10 {
+					return fmt.Errorf("%d of %d cards dispatched after %d pickups", n, res.cards, round)
+				}
+				if envelopes, err := l.shipOnce(ctx); err != nil {
+					return err
+				} else if envelopes == 0 {
+					return fmt.Errorf("%d of %d cards dispatched and the plan has no envelopes", n, res.cards)
+				}
+			}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	res.mails = int(sink.sent.Load())
+	res.wall, res.cpu, res.machine = time.Since(startWall), processCPU()-startCPU, machineBusy()-startMachine
+	res.peakRSSKB = peakRSSKB()
+	return res, nil
+}
+
+// loadLine is the line of one load run: the service and the stages the harness drives.
+type loadLine struct {
+	svc        *service
+	o          loadOptions
+	cfg        config
+	qrKey      ed25519.PrivateKey
+	log        *slog.Logger
+	background func(name string, run func(context.Context) error)
+	mailer     *temporary.Mailer
+
+	mu      sync.Mutex
+	lastErr error // of the shipping loop
+	shipper *loadShipper
+}
+
+// loadBlanks loads every station with blanks of every type, enough for the whole run.
+func (l *loadLine) loadBlanks(ctx context.Context) error {
+	for i := range l.o.stations {
+		for _, t := range []production.CardType{production.Construction, production.Cleaning, production.Transport} {
+			if err := l.svc.store.LoadBlanks(ctx, loadStation(i), t, l.o.cards, "load"); err != nil {
+				return err
 			}
 		}
-		batches, err := svc.store.PlanPrintBatches(ctx, cfg.batchSize, "load")
-		if err != nil {
-			return err
+	}
+	return nil
+}
+
+// plan makes print batches of the queued cards and starts them, as an operator would.
+func (l *loadLine) plan(ctx context.Context) (int, error) {
+	batches, err := l.svc.store.PlanPrintBatches(ctx, l.cfg.batchSize, "load")
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range batches {
+		if err := l.svc.store.StartBatch(ctx, b.ID, "load"); err != nil {
+			return 0, err
 		}
-		for _, b := range batches {
-			if err := svc.store.StartBatch(ctx, b.ID, "load"); err != nil {
+	}
+	return len(batches), nil
+}
+
+func (l *loadLine) planEvery(d time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for sleepCtx(ctx, d) {
+			if _, err := l.plan(ctx); err != nil && ctx.Err() == nil {
 				return err
 			}
 		}
 		return nil
-	}); err != nil {
-		return nil, err
 	}
+}
 
-	if err := phase("stations", func() error {
-		keys := encoder.DevKeys() // the instant chips never leave the process
-		for i := range o.stations {
-			parts, err := production.NewInstantStation(i+1, keys)
-			if err != nil {
-				return err
-			}
-			renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: cfg.statusBaseURL, SigningKey: qrKey})
-			if err != nil {
-				return err
-			}
-			w := &production.StationWorker{Config: production.StationConfig{Name: loadStation(i), PrinterURI: "instant:" + loadStation(i),
-				Reader: "instant", CardTypes: []production.CardType{production.Construction, production.Cleaning, production.Transport}},
-				Store: svc.store, Bus: svc.bus, Encoder: parts, Printer: parts, Transport: parts, Renderer: renderer, Log: log,
-				Poll: 20 * time.Millisecond}
-			background(w.Config.Name, w.Run)
+// startStations starts the instant station workers.
+func (l *loadLine) startStations() error {
+	keys := encoder.DevKeys() // the instant chips never leave the process
+	for i := range l.o.stations {
+		parts, err := production.NewInstantStation(i+1, keys)
+		if err != nil {
+			return err
 		}
-		return waitFor(ctx, 30*time.Minute, "cards produced", func() (bool, error) {
-			var produced, other int
-			err := svc.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'produced'), count(*) FILTER (WHERE state = 'spoiled')
-				FROM cards`).Scan(&produced, &other)
-			if other > 0 {
-				return false, fmt.Errorf("%d cards spoiled on instant stations (see card_attempts)", other)
-			}
-			return err == nil && produced == accepted, err
-		})
-	}); err != nil {
-		return nil, err
+		renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: l.cfg.statusBaseURL, SigningKey: l.qrKey})
+		if err != nil {
+			return err
+		}
+		w := &production.StationWorker{Config: production.StationConfig{Name: loadStation(i), PrinterURI: "instant:" + loadStation(i),
+			Reader: "instant", CardTypes: []production.CardType{production.Construction, production.Cleaning, production.Transport}},
+			Store: l.svc.store, Bus: l.svc.bus, Encoder: parts, Printer: parts, Transport: parts, Renderer: renderer, Log: l.log,
+			Poll: 20 * time.Millisecond}
+		l.background(w.Config.Name, w.Run)
 	}
+	return nil
+}
 
-	if err := phase("shipping", func() error { return loadShip(ctx, svc, cfg.statusBaseURL, qrKey, accepted) }); err != nil {
+// shipEvery plans a pickup of what is ready every d; an error stops it and is reported by shipErr.
+func (l *loadLine) shipEvery(d time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for sleepCtx(ctx, d) {
+			if _, err := l.shipOnce(ctx); err != nil && ctx.Err() == nil {
+				l.mu.Lock()
+				l.lastErr = err
+				l.mu.Unlock()
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func (l *loadLine) shipErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastErr
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// shipOnce plans a pickup of the ready cards, prints its labels (PDF, discarded), packs every
+// envelope by its card's signed QR code and dispatches the batch. It returns the envelopes shipped.
+func (l *loadLine) shipOnce(ctx context.Context) (int, error) {
+	if l.shipper == nil {
+		s, err := newLoadShipper(l.svc, l.qrKey)
+		if err != nil {
+			return 0, err
+		}
+		l.shipper = s
+	}
+	return l.shipper.ship(ctx, l.cfg.statusBaseURL)
+}
+
+type loadShipper struct {
+	store  *shipping.Store
+	labels *shipping.Labeler
+	cal    *production.BusinessDays
+	qrKey  ed25519.PrivateKey
+	ids    qrCards
+}
+
+func newLoadShipper(svc *service, qrKey ed25519.PrivateKey) (*loadShipper, error) {
+	cal, err := production.NewBusinessDays()
+	if err != nil {
 		return nil, err
 	}
-	res.wall, res.cpu, res.machine = time.Since(startWall), processCPU()-startCPU, machineBusy()-startMachine
-	res.peakRSSKB = peakRSSKB()
-	return res, nil
+	sender, err := parseReturnAddress(defaultReturnAddress)
+	if err != nil {
+		return nil, err
+	}
+	l, err := shipping.NewLabeler(shipping.LabelConfig{Sender: sender})
+	if err != nil {
+		return nil, err
+	}
+	return &loadShipper{store: shipping.NewStore(svc.pool, svc.bus, cal), labels: l, cal: cal, qrKey: qrKey,
+		ids: qrCards{pub: qrKey.Public().(ed25519.PublicKey)}}, nil
+}
+
+func (s *loadShipper) ship(ctx context.Context, statusBase string) (int, error) {
+	res, err := s.store.PlanPickup(ctx, time.Now(), s.store.Schedule(15*time.Hour, 14*time.Hour))
+	if err != nil {
+		return 0, err
+	}
+	b := res.Batch
+	if len(b.Envelopes) == 0 {
+		return 0, nil
+	}
+	if err := s.labels.WritePDF(io.Discard, b.Labels()); err != nil {
+		return 0, err
+	}
+	if _, err := s.store.RecordLabelsPrinted(ctx, b.ID); err != nil {
+		return 0, err
+	}
+	for _, e := range b.Envelopes {
+		qr, err := printer.StatusURL(statusBase, s.qrKey, e.CardNumber, production.ExpiryFor(time.Now(), s.cal.Zone()))
+		if err != nil {
+			return 0, err
+		}
+		if _, _, err := s.store.Pack(ctx, string(e.ID), qr, s.ids, "load-packer"); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := s.store.Dispatch(ctx, b.ID, time.Now(), "load-logistics", false); err != nil {
+		return 0, err
+	}
+	return len(b.Envelopes), nil
 }
 
 func loadStation(i int) string { return fmt.Sprintf("load-%d", i+1) }
@@ -440,63 +654,6 @@ func startIntake(ctx context.Context, svc *service, m *temporary.Mailer) (*messa
 		return nil, err
 	}
 	return router, nil
-}
-
-// loadShip plans pickups until every card has an envelope, prints the labels (PDF, discarded),
-// packs every envelope by its card's signed QR code and dispatches each batch.
-func loadShip(ctx context.Context, svc *service, statusBase string, qrKey ed25519.PrivateKey, cards int) error {
-	cal, err := production.NewBusinessDays()
-	if err != nil {
-		return err
-	}
-	store := shipping.NewStore(svc.pool, svc.bus, cal)
-	sender, err := parseReturnAddress(defaultReturnAddress)
-	if err != nil {
-		return err
-	}
-	l, err := shipping.NewLabeler(shipping.LabelConfig{Sender: sender})
-	if err != nil {
-		return err
-	}
-	ids := qrCards{pub: qrKey.Public().(ed25519.PublicKey)}
-	for round := 0; ; round++ {
-		var dispatched int
-		if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state = 'dispatched'`).Scan(&dispatched); err != nil {
-			return err
-		}
-		if dispatched == cards {
-			return nil
-		}
-		if round == 10 {
-			return fmt.Errorf("%d of %d cards dispatched after %d pickups", dispatched, cards, round)
-		}
-		res, err := store.PlanPickup(ctx, time.Now(), store.Schedule(15*time.Hour, 14*time.Hour))
-		if err != nil {
-			return err
-		}
-		b := res.Batch
-		if len(b.Envelopes) == 0 {
-			return fmt.Errorf("%d of %d cards dispatched and the plan has no envelopes (%d orders held)", dispatched, cards, len(res.Held))
-		}
-		if err := l.WritePDF(io.Discard, b.Labels()); err != nil {
-			return err
-		}
-		if _, err := store.RecordLabelsPrinted(ctx, b.ID); err != nil {
-			return err
-		}
-		for _, e := range b.Envelopes {
-			qr, err := printer.StatusURL(statusBase, qrKey, e.CardNumber, production.ExpiryFor(time.Now(), cal.Zone()))
-			if err != nil {
-				return err
-			}
-			if _, _, err := store.Pack(ctx, string(e.ID), qr, ids, "load-packer"); err != nil {
-				return err
-			}
-		}
-		if _, err := store.Dispatch(ctx, b.ID, time.Now(), "load-logistics", false); err != nil {
-			return err
-		}
-	}
 }
 
 // waitFor polls done until it is true, fails, or the time runs out.
