@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	qrcode "github.com/skip2/go-qrcode"
 )
 
 // The signed status URL is what the card's QR code (and the temporary card's) carries, so that an
@@ -33,7 +31,7 @@ const statusSigContext = "cardline-status-v1|"
 
 // QRLevel is the error correction of every status QR code: M survives a scratched or dirty card
 // (15 % of the code) while keeping the symbol small enough to scan from an arm's length.
-const QRLevel = qrcode.Medium
+const QRLevel = QRCorrectionM
 
 // StatusURL returns the signed status URL for a card. base must be an absolute http(s) URL; a
 // trailing slash is ignored.
@@ -128,12 +126,19 @@ func ParseSigningKey(hexSeed string) (ed25519.PrivateKey, error) {
 // QRModules returns the status QR code for content as a square of modules (true = dark), with no
 // quiet zone: callers leave at least 4 light modules around it.
 func QRModules(content string) ([][]bool, error) {
-	q, err := qrcode.New(content, QRLevel)
+	sym, err := qrEncode([]byte(content), QRLevel, qrAutoMask)
 	if err != nil {
-		return nil, fmt.Errorf("encode QR code: %w", err)
+		return nil, err
 	}
-	q.DisableBorder = true
-	return q.Bitmap(), nil
+	cells := make([]bool, len(sym.mods))
+	for i, m := range sym.mods {
+		cells[i] = m != 0
+	}
+	rows := make([][]bool, sym.size)
+	for r := range rows {
+		rows[r] = cells[r*sym.size : (r+1)*sym.size : (r+1)*sym.size]
+	}
+	return rows, nil
 }
 
 // QRImage renders the QR code for content with each module module×module pixels and a quiet zone
