@@ -35,6 +35,11 @@ func scaleArea(dst *image.RGBA, dr image.Rectangle, src image.Image, sr image.Re
 	if dr.Empty() || sr.Empty() {
 		return
 	}
+	if s, ok := src.(*image.YCbCr); ok && sr.Size() == dr.Size() {
+		// A fitted photo as the store keeps it (JPEG): image/draw converts it straight.
+		draw.Draw(dst, dr, s, sr.Min, draw.Src)
+		return
+	}
 	if s, ok := src.(*image.RGBA); ok && sr.Size() == dr.Size() { // a fitted photo: copy it
 		for y := 0; y < dr.Dy(); y++ {
 			d := dst.Pix[dst.PixOffset(dr.Min.X, dr.Min.Y+y):][:4*dr.Dx()]

@@ -354,7 +354,6 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 			if err := l.startStations(); err != nil {
 				return err
 			}
-			background("shipping", l.shipEvery(time.Second))
 			if err := waitFor(ctx, 10*time.Minute, "orders handled and mail jobs recorded", intakeDone); err != nil {
 				return err
 			}
@@ -363,13 +362,17 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 				return err
 			}
 			res.cards = accepted
-			if err := waitFor(ctx, 30*time.Minute, "cards dispatched", func() (bool, error) {
+			if err := waitFor(ctx, 30*time.Minute, "cards produced", func() (bool, error) {
 				if err := noSpoiled(); err != nil {
 					return false, err
 				}
-				n, err := cardsIn("dispatched")
-				return err == nil && n == accepted, errors.Join(err, l.shipErr())
+				n, err := cardsIn("produced")
+				return err == nil && n == accepted, err
 			}); err != nil {
+				return err
+			}
+			// The day's pickup: one shipping batch takes what the day produced.
+			if err := l.shipAll(ctx, accepted); err != nil {
 				return err
 			}
 			return waitFor(ctx, 10*time.Minute, "temporary cards mailed", mailDone)
@@ -417,22 +420,7 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 		}); err != nil {
 			return nil, err
 		}
-		if err := phase("shipping", func() error {
-			for round := 0; ; round++ {
-				n, err := cardsIn("dispatched")
-				if err != nil || n == res.cards {
-					return err
-				}
-				if round == 10 {
-					return fmt.Errorf("%d of %d cards dispatched after %d pickups", n, res.cards, round)
-				}
-				if envelopes, err := l.shipOnce(ctx); err != nil {
-					return err
-				} else if envelopes == 0 {
-					return fmt.Errorf("%d of %d cards dispatched and the plan has no envelopes", n, res.cards)
-				}
-			}
-		}); err != nil {
+		if err := phase("shipping", func() error { return l.shipAll(ctx, res.cards) }); err != nil {
 			return nil, err
 		}
 	}
@@ -452,8 +440,6 @@ type loadLine struct {
 	background func(name string, run func(context.Context) error)
 	mailer     *temporary.Mailer
 
-	mu      sync.Mutex
-	lastErr error // of the shipping loop
 	shipper *loadShipper
 }
 
@@ -515,25 +501,22 @@ func (l *loadLine) startStations() error {
 	return nil
 }
 
-// shipEvery plans a pickup of what is ready every d; an error stops it and is reported by shipErr.
-func (l *loadLine) shipEvery(d time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		for sleepCtx(ctx, d) {
-			if _, err := l.shipOnce(ctx); err != nil && ctx.Err() == nil {
-				l.mu.Lock()
-				l.lastErr = err
-				l.mu.Unlock()
-				return err
-			}
+// shipAll plans pickups until every card is dispatched.
+func (l *loadLine) shipAll(ctx context.Context, cards int) error {
+	for round := 0; ; round++ {
+		var n int
+		if err := l.svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state = 'dispatched'`).Scan(&n); err != nil || n == cards {
+			return err
 		}
-		return nil
+		if round == 10 {
+			return fmt.Errorf("%d of %d cards dispatched after %d pickups", n, cards, round)
+		}
+		if envelopes, err := l.shipOnce(ctx); err != nil {
+			return err
+		} else if envelopes == 0 {
+			return fmt.Errorf("%d of %d cards dispatched and the plan has no envelopes", n, cards)
+		}
 	}
-}
-
-func (l *loadLine) shipErr() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lastErr
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
