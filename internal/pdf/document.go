@@ -1,25 +1,43 @@
 package pdf
 
 import (
+	"crypto/md5"
 	"fmt"
+	"hash"
+	"io"
 	"math"
 	"time"
 )
 
-// A Document is a one-page PDF being drawn. Coordinates are in a unit of the caller's choice (see
-// New) from the page's top left corner, y downwards, as a layout is written; the document turns
-// them into PDF's points from the bottom left.
+// A Document is a PDF being drawn, page by page. Coordinates are in a unit of the caller's choice
+// (see New) from the page's top left corner, y downwards, as a layout is written; the document
+// turns them into PDF's points from the bottom left.
+//
+// A page is written out as soon as the next one starts (see NewWriter), so a document of any
+// number of pages holds one page's content and, per font, which glyphs it used: the font subsets
+// are written at the end, when the document knows every glyph.
 //
 // Drawing never fails; an error from a bad input (an image that is not a JPEG) comes back from the
-// call that took it. A Document is for one goroutine.
+// call that took it, and an error writing the output from AddPage and Close. A Document is for one
+// goroutine.
 type Document struct {
 	info   Info
-	w, h   float64 // page size in points
+	w, h   float64 // the current page's size in points
 	k      float64 // points per user unit
-	out    []byte  // the page's content stream
+	out    []byte  // the current page's content stream
+	open   bool    // a page is being drawn
 	fonts  []*usedFont
-	images []*Image
-	links  []link
+	images []*usedImage
+	links  []link // on the current page
+
+	file   *writer
+	dst    io.Writer // nil until Write, for a document made with New
+	pages  []int     // the page objects written so far
+	digest hash.Hash // of every content stream: the file identifier
+	err    error     // the first error writing; every later call returns it
+	closed bool
+	// Objects reserved up front and written at the end, when they are complete.
+	catalog, pageTree, resources, infoObj int
 
 	want  state // what the caller set
 	cur   state // what the content stream has set, as far as it matters
@@ -64,12 +82,26 @@ type state struct {
 	fill, stroke RGB
 	lineWidth    float64 // points
 	dash         string  // the operands of d, "[] 0" for solid
+	tf           transform
 }
+
+// transform maps user coordinates (u, v) as drawn to x+s·u, y+s·v in the page's user coordinates.
+type transform struct{ x, y, s float64 }
+
+var identity = transform{s: 1}
 
 type usedFont struct {
 	*Font
 	res  string // resource name, F1…
+	obj  int    // the Type 0 font's object number, reserved when first used
 	used []rune // per glyph id, the character it was used for (0: unused)
+}
+
+// usedImage is an image of the document: written (once) with the page that first draws it.
+type usedImage struct {
+	*Image
+	obj     int
+	written bool
 }
 
 type link struct {
@@ -77,12 +109,53 @@ type link struct {
 	uri        string
 }
 
-// New starts a document of one page, width × height in unit, where unit is the size of the unit
-// in points (72/25.4 for millimetres).
+// initial is the graphics state every page starts in: PDF's defaults.
+var initial = state{lineWidth: 1, dash: "[] 0", tf: identity}
+
+// New starts a document with one page, width × height in unit, where unit is the size of the unit
+// in points (72/25.4 for millimetres). It is kept in memory until Write: for a page or a few
+// (AddPage adds more); a long document is written as it goes with NewWriter.
 func New(width, height, unit float64, info Info) *Document {
-	initial := state{lineWidth: 1, dash: "[] 0"} // PDF's defaults
-	return &Document{info: info, w: width * unit, h: height * unit, k: unit,
-		want: initial, cur: initial, out: make([]byte, 0, 16<<10)}
+	d := newDocument(nil, unit, info)
+	d.startPage(width, height)
+	return d
+}
+
+// NewWriter starts a document written to out as it is drawn, in unit as New has it: each page
+// goes to out when the next one starts (AddPage), the fonts and the rest when the document is
+// closed (Close). It has no page until the first AddPage.
+func NewWriter(out io.Writer, unit float64, info Info) *Document {
+	return newDocument(out, unit, info)
+}
+
+func newDocument(out io.Writer, unit float64, info Info) *Document {
+	d := &Document{info: info, k: unit, want: initial, cur: initial, out: make([]byte, 0, 16<<10),
+		dst: out, digest: md5.New(), file: &writer{b: make([]byte, 0, flushAt+16<<10)}}
+	d.file.b = append(d.file.b, "%PDF-1.7\n%\xE2\xE3\xCF\xD3\n"...) // the comment's high bytes mark the file binary
+	d.catalog, d.pageTree, d.resources, d.infoObj = d.file.reserve(), d.file.reserve(), d.file.reserve(), d.file.reserve()
+	return d
+}
+
+// AddPage finishes the current page, writing it out if the document has a writer, and starts a
+// new one of width × height. Colours, line style, font and text colour carry over; a Save must
+// have been restored on the page it was made on. The error is one from writing, or a Save
+// without its Restore; it sticks, and Close returns it too.
+func (d *Document) AddPage(width, height float64) error {
+	if d.closed {
+		return fmt.Errorf("add PDF page: the document is closed")
+	}
+	if d.open {
+		d.finishPage()
+	}
+	d.startPage(width, height)
+	return d.err
+}
+
+func (d *Document) startPage(width, height float64) {
+	d.w, d.h, d.open = width*d.k, height*d.k, true
+	d.cur = initial // every content stream starts in the default graphics state
+	d.out = d.out[:0]
+	d.links = d.links[:0]
 }
 
 // SetFont sets the font and its size in points for Text and StringWidth.
@@ -94,7 +167,7 @@ func (d *Document) SetFont(f *Font, size float64) {
 			return
 		}
 	}
-	d.font = &usedFont{Font: f, res: fmt.Sprintf("F%d", len(d.fonts)+1), used: make([]rune, len(f.width))}
+	d.font = &usedFont{Font: f, res: fmt.Sprintf("F%d", len(d.fonts)+1), obj: d.file.reserve(), used: make([]rune, len(f.width))}
 	d.fonts = append(d.fonts, d.font)
 }
 
@@ -275,12 +348,12 @@ func (d *Document) FillBitmap(x, y, cell float64, rows [][]bool) {
 func (d *Document) DrawImage(img *Image, x, y, w, h float64) {
 	n := 0
 	for i, known := range d.images {
-		if known == img {
+		if known.Image == img {
 			n = i + 1
 		}
 	}
 	if n == 0 {
-		d.images = append(d.images, img)
+		d.images = append(d.images, &usedImage{Image: img, obj: d.file.reserve()})
 		n = len(d.images)
 	}
 	b := append(d.out, "q "...)
@@ -294,7 +367,25 @@ func (d *Document) DrawImage(img *Image, x, y, w, h float64) {
 	d.out = append(b, " Do Q\n"...)
 }
 
-// Save saves the graphics state (colours, line style, clipping) until the matching Restore.
+// Transform moves the origin to x, y and scales by scale (both about the new origin) until the
+// matching Restore: what is drawn at u, v afterwards lands at x+scale·u, y+scale·v, and line
+// widths, dashes and text scale with it. Transforms inside one another compose.
+func (d *Document) Transform(x, y, scale float64) {
+	b := appendNum(d.out, scale)
+	b = append(b, " 0 0 "...)
+	b = appendNum(b, scale)
+	b = append(b, ' ')
+	// In PDF's space, y upwards from the page's bottom: x' = s·x + k·x0, y' = s·y + h·(1−s) − k·y0.
+	b = appendNum(b, x*d.k)
+	b = append(b, ' ')
+	b = appendNum(b, d.h*(1-scale)-y*d.k)
+	d.out = append(b, " cm\n"...)
+	t := d.cur.tf
+	d.cur.tf = transform{x: t.x + t.s*x, y: t.y + t.s*y, s: t.s * scale}
+}
+
+// Save saves the graphics state (colours, line style, clipping, transform) until the matching
+// Restore.
 func (d *Document) Save() {
 	d.saved = append(d.saved, d.cur)
 	d.out = append(d.out, "q\n"...)
@@ -318,6 +409,8 @@ func (d *Document) ClipRect(x, y, w, h float64) {
 
 // Link makes a rectangle of the page a link to uri.
 func (d *Document) Link(x, y, w, h float64, uri string) {
+	t := d.cur.tf // an annotation is placed on the page, outside the content's transform
+	x, y, w, h = t.x+t.s*x, t.y+t.s*y, t.s*w, t.s*h
 	d.links = append(d.links, link{x: x * d.k, y: d.h - (y+h)*d.k, w: w * d.k, h: h * d.k, uri: uri})
 }
 

@@ -6,6 +6,7 @@ import (
 	"html"
 	"image"
 	"image/jpeg"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -285,3 +286,176 @@ func TestSubset(t *testing.T) {
 		t.Errorf("subset of two letters is %d bytes of %d", len(b), len(ttf))
 	}
 }
+
+// TestPages: a document of several pages, of two sizes, written as it goes. Each page reaches the
+// writer when the next one starts; the fonts, used on different pages, are written once, with the
+// glyphs of every page; an image drawn on two pages is embedded once; a transformed page places
+// text and links where the transform says. qpdf, pdfinfo and pdftotext read it back.
+func TestPages(t *testing.T) {
+	qpdf := testsupport.Need(t, "qpdf")
+	pdftotext := testsupport.Need(t, "pdftotext")
+	pdfinfo := testsupport.Need(t, "pdfinfo")
+	regular, err := ParseTrueType(goregular.TTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bold, err := ParseTrueType(gobold.TTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var photo bytes.Buffer
+	if err := jpeg.Encode(&photo, image.NewGray(image.Rect(0, 0, 16, 16)), nil); err != nil {
+		t.Fatal(err)
+	}
+	img, err := ParseJPEG(photo.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mm = 72 / 25.4
+	texts := []string{"Første side Åse", "Druga strona Łódź", "Trečias puslapis Ėglė", "Fjerde side, skalert"}
+	render := func() (*bytes.Buffer, []int) {
+		out := &bytes.Buffer{}
+		d := NewWriter(out, mm, Info{Title: "Sider", Created: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)})
+		var before []int // bytes written once each page after the first has started
+		for i, s := range texts {
+			w, h := 101.6, 152.4
+			if i == 3 {
+				w, h = 210, 297
+			}
+			if err := d.AddPage(w, h); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				before = append(before, out.Len())
+			}
+			f := regular
+			if i%2 == 1 {
+				f = bold
+			}
+			d.SetFont(f, 12)
+			if i == 3 {
+				d.Save()
+				d.Transform(105, 148.5, 0.5)
+				d.Text(20, 40, s)
+				d.Link(20, 50, 40, 10, "https://example.com/p4")
+				d.Restore()
+				continue
+			}
+			d.Text(10, 20, s)
+			if i != 1 {
+				d.DrawImage(img, 10, 30, 20, 20)
+			}
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return out, before
+	}
+	out, before := render()
+	b := out.Bytes()
+	checkXref(t, b)
+	// Page n's content stream (its text as glyph ids) is in the output before page n+1 starts.
+	for i, n := range before {
+		var hex strings.Builder
+		f := regular
+		if i%2 == 1 {
+			f = bold
+		}
+		for _, r := range texts[i] {
+			fmt.Fprintf(&hex, "%04X", f.glyph(r))
+		}
+		if !bytes.Contains(b[:n], []byte("<"+hex.String()+"> Tj")) {
+			t.Errorf("page %d was not written before page %d started (%d bytes out)", i+1, i+2, n)
+		}
+	}
+	if again, _ := render(); !bytes.Equal(b, again.Bytes()) {
+		t.Error("the same pages make different bytes")
+	}
+	if n := bytes.Count(b, []byte("/Subtype /Image")); n != 1 {
+		t.Errorf("image embedded %d times, want once", n)
+	}
+	if n := bytes.Count(b, []byte("/Subtype /Type0")); n != 2 {
+		t.Errorf("%d Type 0 fonts, want 2 (each written once)", n)
+	}
+	// The link under the transform: x = 105 + 0.5·20 mm, y from the bottom = 297 − (148.5 + 0.5·60) mm.
+	want := fmt.Sprintf("/Rect [%s %s %s %s]", appendNum(nil, 115*mm), appendNum(nil, (297-178.5)*mm),
+		appendNum(nil, 135*mm), appendNum(nil, (297-173.5)*mm))
+	if !bytes.Contains(b, []byte(want)) {
+		t.Errorf("no link annotation with %s", want)
+	}
+
+	file := filepath.Join(t.TempDir(), "pages.pdf")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(qpdf, "--check", file).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("No syntax or stream encoding errors")) {
+		t.Errorf("qpdf --check: %v\n%s", err, out)
+	}
+	info, err := exec.Command(pdfinfo, "-f", "1", "-l", "4", file).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(strings.Fields(string(info)), " ")
+	for _, want := range []string{"Pages: 4", "Page 1 size: 288 x 432 pts", "Page 4 size: 595.276 x 841.89 pts (A4)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("pdfinfo lacks %q:\n%s", want, info)
+		}
+	}
+	for i, s := range texts {
+		p := strconv.Itoa(i + 1)
+		text, err := exec.Command(pdftotext, "-f", p, "-l", p, file, "-").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(text)); got != s {
+			t.Errorf("page %d text %q, want %q", i+1, got, s)
+		}
+	}
+	// The scaled text (bold, as every second page): set at 6 pt from x = 115 mm.
+	boxes, err := exec.Command(pdftotext, "-bbox", "-f", "4", "-l", "4", file, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">Fjerde</word>`).FindStringSubmatch(string(boxes))
+	if m == nil {
+		t.Fatalf("no box for the scaled word:\n%s", boxes)
+	}
+	x0, _ := strconv.ParseFloat(m[1], 64)
+	x1, _ := strconv.ParseFloat(m[3], 64)
+	if math.Abs(x0-115*mm) > 0.01 || math.Abs(x1-x0-bold.Width("Fjerde", 6)) > 0.05 {
+		t.Errorf("scaled word from %.3f, %.3f wide; want from %.3f, %.3f wide", x0, x1-x0, 115*mm, bold.Width("Fjerde", 6))
+	}
+}
+
+// TestPageErrors: a Save left open on a page, a failing writer and a closed document are errors
+// that stick, not broken files.
+func TestPageErrors(t *testing.T) {
+	d := NewWriter(io.Discard, 1, Info{})
+	d.AddPage(100, 100)
+	d.Save()
+	if err := d.AddPage(100, 100); err == nil || !strings.Contains(err.Error(), "Save without Restore") {
+		t.Errorf("AddPage after an open Save: %v", err)
+	}
+	if err := d.Close(); err == nil {
+		t.Error("Close after an open Save succeeded")
+	}
+
+	d = NewWriter(failingWriter{}, 1, Info{})
+	d.AddPage(100, 100)
+	if err := d.AddPage(100, 100); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("AddPage onto a failing writer: %v", err)
+	}
+	if err := d.Close(); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Close onto a failing writer: %v", err)
+	}
+	if err := d.Close(); err == nil {
+		t.Error("a second Close succeeded")
+	}
+	if err := NewWriter(io.Discard, 1, Info{}).Close(); err == nil {
+		t.Error("a document without pages closed without an error")
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, fmt.Errorf("disk full") }

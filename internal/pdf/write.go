@@ -1,7 +1,6 @@
 package pdf
 
 import (
-	"crypto/md5"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -12,12 +11,17 @@ import (
 	"unicode/utf16"
 )
 
-// writer lays out the file: objects numbered in the order they are begun, their byte offsets
-// for the cross-reference table.
+// writer lays out the file: objects numbered in the order they are reserved, their byte offsets
+// for the cross-reference table, recorded as they are written. Bytes wait in b until flush.
 type writer struct {
 	b       []byte
-	offsets []int // of object n at n-1
+	flushed int   // bytes already handed to the destination
+	offsets []int // of object n at n-1; -1 until it is written
 }
+
+// flushAt is how much of the trailing objects (the page tree, the cross-reference table) is
+// gathered before it is written; a page is written whole as soon as it is finished.
+const flushAt = 32 << 10
 
 // reserve allocates an object number to be written later.
 func (w *writer) reserve() int {
@@ -27,7 +31,7 @@ func (w *writer) reserve() int {
 
 // begin starts object n (from reserve).
 func (w *writer) begin(n int) {
-	w.offsets[n-1] = len(w.b)
+	w.offsets[n-1] = w.flushed + len(w.b)
 	w.b = strconv.AppendInt(w.b, int64(n), 10)
 	w.b = append(w.b, " 0 obj\n"...)
 }
@@ -49,83 +53,165 @@ func (w *writer) stream(n int, dict string, data []byte) {
 
 func (w *writer) printf(format string, a ...any) { w.b = fmt.Appendf(w.b, format, a...) }
 
-// Write writes the document as a PDF file.
-func (d *Document) Write(out io.Writer) error {
-	if len(d.saved) != 0 {
-		return fmt.Errorf("write PDF: %d Save without Restore", len(d.saved))
+// flush hands what is gathered to the document's destination, if it has one yet and nothing failed.
+func (d *Document) flush() {
+	if d.dst == nil || d.err != nil || len(d.file.b) == 0 {
+		return
 	}
-	size := len(d.out) + 8<<10
-	size += len(d.fonts) * 48 << 10 // a subset of the Go fonts is about 30 kB
-	for _, img := range d.images {
-		size += len(img.data) + 512
+	if _, err := d.dst.Write(d.file.b); err != nil {
+		d.err = fmt.Errorf("write PDF: %w", err)
+		return
 	}
-	w := &writer{b: make([]byte, 0, size)}
-	w.b = append(w.b, "%PDF-1.7\n%\xE2\xE3\xCF\xD3\n"...) // the comment's high bytes mark the file binary
+	d.file.flushed += len(d.file.b)
+	d.file.b = d.file.b[:0]
+}
 
-	catalog, pages, page, content, info := w.reserve(), w.reserve(), w.reserve(), w.reserve(), w.reserve()
-	w.begin(catalog)
-	w.printf("<< /Type /Catalog /Pages %d 0 R", pages)
-	if d.info.Lang != "" {
-		w.b = append(w.b, " /Lang "...)
-		w.b = appendText(w.b, d.info.Lang)
+// finishPage writes the current page: its object, content stream, links, and the images it is
+// the first to draw. Fonts are written at Close, when every glyph used is known.
+func (d *Document) finishPage() {
+	d.open = false
+	if len(d.saved) != 0 && d.err == nil {
+		d.err = fmt.Errorf("write PDF: page %d: %d Save without Restore", len(d.pages)+1, len(d.saved))
 	}
-	w.b = append(w.b, " >>"...)
-	w.end()
-	w.begin(pages)
-	w.printf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page)
-	w.end()
-
-	fonts := make([]int, len(d.fonts))
-	for i := range fonts {
-		fonts[i] = w.reserve()
-	}
-	images := make([]int, len(d.images))
-	for i := range images {
-		images[i] = w.reserve()
-	}
-	links := make([]int, len(d.links))
-	for i := range links {
-		links[i] = w.reserve()
-	}
-
+	d.saved = d.saved[:0]
+	w := d.file
+	page, content := w.reserve(), w.reserve()
+	d.pages = append(d.pages, page)
 	w.begin(page)
 	w.b = append(w.b, "<< /Type /Page /Parent "...)
-	w.b = strconv.AppendInt(w.b, int64(pages), 10)
+	w.b = appendInt(w.b, d.pageTree)
 	w.b = append(w.b, " 0 R /MediaBox [0 0 "...)
 	w.b = appendNum(w.b, d.w)
 	w.b = append(w.b, ' ')
 	w.b = appendNum(w.b, d.h)
-	w.b = append(w.b, "] /Resources <<"...)
-	if len(d.fonts) > 0 {
-		w.b = append(w.b, " /Font <<"...)
-		for i, f := range d.fonts {
-			w.printf(" /%s %d 0 R", f.res, fonts[i])
-		}
-		w.b = append(w.b, " >>"...)
-	}
-	if len(d.images) > 0 {
-		w.b = append(w.b, " /XObject <<"...)
-		for i := range d.images {
-			w.printf(" /Im%d %d 0 R", i+1, images[i])
-		}
-		w.b = append(w.b, " >>"...)
-	}
-	w.printf(" >> /Contents %d 0 R", content)
-	if len(links) > 0 {
+	w.b = append(w.b, "] /Resources "...)
+	w.b = appendInt(w.b, d.resources)
+	w.b = append(w.b, " 0 R /Contents "...)
+	w.b = appendInt(w.b, content)
+	w.b = append(w.b, " 0 R"...)
+	first := len(w.offsets) + 1 // the links' objects are reserved next, in order
+	if len(d.links) > 0 {
 		w.b = append(w.b, " /Annots ["...)
-		for i, n := range links {
+		for i := range d.links {
 			if i > 0 {
 				w.b = append(w.b, ' ')
 			}
-			w.printf("%d 0 R", n)
+			w.b = appendInt(w.b, first+i)
+			w.b = append(w.b, " 0 R"...)
 		}
 		w.b = append(w.b, ']')
 	}
 	w.b = append(w.b, " >>"...)
 	w.end()
 	w.stream(content, "", d.out)
+	d.digest.Write(d.out)
 
-	w.begin(info)
+	for _, l := range d.links {
+		w.begin(w.reserve())
+		w.b = append(w.b, "<< /Type /Annot /Subtype /Link /Rect ["...)
+		for j, v := range []float64{l.x, l.y, l.x + l.w, l.y + l.h} {
+			if j > 0 {
+				w.b = append(w.b, ' ')
+			}
+			w.b = appendNum(w.b, v)
+		}
+		w.b = append(w.b, "] /Border [0 0 0] /A << /Type /Action /S /URI /URI "...)
+		w.b = appendLiteral(w.b, l.uri)
+		w.b = append(w.b, " >> >>"...)
+		w.end()
+	}
+	for _, img := range d.images {
+		if img.written {
+			continue
+		}
+		img.written = true
+		w.begin(img.obj)
+		w.printf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n",
+			img.Width, img.Height, img.colourSpace(), len(img.data))
+		w.b = append(w.b, img.data...)
+		w.b = append(w.b, "\nendstream"...)
+		w.end()
+	}
+	d.flush()
+}
+
+// Write writes a document made with New to out, as Close does for one made with NewWriter. A
+// document is written once.
+func (d *Document) Write(out io.Writer) error {
+	if d.dst != nil {
+		return fmt.Errorf("write PDF: the document was made with NewWriter (or written already): Close it")
+	}
+	d.dst = out
+	return d.Close()
+}
+
+// Close finishes the last page and writes what depends on every page: the font subsets, the
+// resources, the page tree, the metadata and the cross-reference table. It returns the first
+// error of the document's writing.
+func (d *Document) Close() error {
+	if d.closed {
+		return fmt.Errorf("write PDF: the document is closed")
+	}
+	d.closed = true
+	if d.open {
+		d.finishPage()
+	}
+	if len(d.pages) == 0 && d.err == nil {
+		d.err = fmt.Errorf("write PDF: no pages")
+	}
+	if d.err != nil {
+		return d.err
+	}
+	w := d.file
+	for _, f := range d.fonts {
+		d.writeFont(w, f.obj, f)
+		d.flush() // a font subset is tens of kilobytes: do not gather them all
+	}
+
+	w.begin(d.resources)
+	w.b = append(w.b, "<<"...)
+	if len(d.fonts) > 0 {
+		w.b = append(w.b, " /Font <<"...)
+		for _, f := range d.fonts {
+			w.printf(" /%s %d 0 R", f.res, f.obj)
+		}
+		w.b = append(w.b, " >>"...)
+	}
+	if len(d.images) > 0 {
+		w.b = append(w.b, " /XObject <<"...)
+		for i, img := range d.images {
+			w.printf(" /Im%d %d 0 R", i+1, img.obj)
+		}
+		w.b = append(w.b, " >>"...)
+	}
+	w.b = append(w.b, " >>"...)
+	w.end()
+
+	w.begin(d.pageTree)
+	w.b = append(w.b, "<< /Type /Pages /Kids ["...)
+	for i, p := range d.pages {
+		if i > 0 {
+			w.b = append(w.b, ' ')
+		}
+		w.b = appendInt(w.b, p)
+		w.b = append(w.b, " 0 R"...)
+		if len(w.b) >= flushAt {
+			d.flush()
+		}
+	}
+	w.printf("] /Count %d >>", len(d.pages))
+	w.end()
+
+	w.begin(d.catalog)
+	w.printf("<< /Type /Catalog /Pages %d 0 R", d.pageTree)
+	if d.info.Lang != "" {
+		w.b = append(w.b, " /Lang "...)
+		w.b = appendText(w.b, d.info.Lang)
+	}
+	w.b = append(w.b, " >>"...)
+	w.end()
+
+	w.begin(d.infoObj)
 	w.b = append(w.b, "<<"...)
 	for _, e := range []struct{ key, value string }{
 		{"Title", d.info.Title}, {"Subject", d.info.Subject}, {"Author", d.info.Author},
@@ -146,48 +232,23 @@ func (d *Document) Write(out io.Writer) error {
 	w.b = append(w.b, " >>"...)
 	w.end()
 
-	for i, f := range d.fonts {
-		d.writeFont(w, fonts[i], f)
-	}
-	for i, img := range d.images {
-		w.begin(images[i])
-		w.printf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n",
-			img.Width, img.Height, img.colourSpace(), len(img.data))
-		w.b = append(w.b, img.data...)
-		w.b = append(w.b, "\nendstream"...)
-		w.end()
-	}
-	for i, l := range d.links {
-		w.begin(links[i])
-		w.b = append(w.b, "<< /Type /Annot /Subtype /Link /Rect ["...)
-		for j, v := range []float64{l.x, l.y, l.x + l.w, l.y + l.h} {
-			if j > 0 {
-				w.b = append(w.b, ' ')
-			}
-			w.b = appendNum(w.b, v)
-		}
-		w.b = append(w.b, "] /Border [0 0 0] /A << /Type /Action /S /URI /URI "...)
-		w.b = appendLiteral(w.b, l.uri)
-		w.b = append(w.b, " >> >>"...)
-		w.end()
-	}
-
 	// The file identifier only has to be unique to the document; the same document gets the same.
-	id := md5.Sum(d.out)
-	xref := len(w.b)
+	id := d.digest.Sum(nil)
+	xref := w.flushed + len(w.b)
 	w.printf("xref\n0 %d\n0000000000 65535 f \n", len(w.offsets)+1)
 	for n, off := range w.offsets {
 		if off < 0 {
 			return fmt.Errorf("write PDF: object %d reserved but not written", n+1)
 		}
 		w.b = fmt.Appendf(w.b, "%010d 00000 n \n", off)
+		if len(w.b) >= flushAt {
+			d.flush()
+		}
 	}
 	w.printf("trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R /ID [<%x> <%x>] >>\nstartxref\n%d\n%%%%EOF\n",
-		len(w.offsets)+1, catalog, info, id, id, xref)
-	if _, err := out.Write(w.b); err != nil {
-		return fmt.Errorf("write PDF: %w", err)
-	}
-	return nil
+		len(w.offsets)+1, d.catalog, d.infoObj, id, id, xref)
+	d.flush()
+	return d.err
 }
 
 // writeFont writes f as a Type 0 font (object n) over a CIDFontType2 whose CIDs are glyph ids,
