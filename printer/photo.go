@@ -11,17 +11,7 @@ import (
 // bottom of a tall one, keeping more of the top, where a portrait's face is) and scales the crop
 // into the box: never stretched.
 func drawPhoto(img *image.RGBA, box image.Rectangle, photo image.Image) {
-	sb := photo.Bounds()
-	bw, bh := box.Dx(), box.Dy()
-	cw, ch := sb.Dx(), sb.Dy()
-	if cw*bh > ch*bw {
-		cw = ch * bw / bh
-	} else {
-		ch = cw * bh / bw
-	}
-	x0 := sb.Min.X + (sb.Dx()-cw)/2
-	y0 := sb.Min.Y + (sb.Dy()-ch)*2/5
-	scaleArea(img, box, photo, image.Rect(x0, y0, x0+cw, y0+ch))
+	scaleArea(img, box, photo, photoCrop(photo.Bounds(), box))
 }
 
 // scaleArea draws the source rectangle sr into dr, each destination pixel the mean of the source
@@ -185,6 +175,78 @@ func FitPhoto(photo image.Image) *image.RGBA {
 	img := image.NewRGBA(image.Rectangle{Max: PhotoSize()})
 	drawPhoto(img, img.Rect, photo)
 	return img
+}
+
+// FitPhotoYCbCr is FitPhoto for a decoded JPEG, done in its own colour space: each plane (luma
+// and the two chroma planes at 4:2:0) is cropped and box-filtered on its own, with no colour
+// conversion. The result goes to a JPEG encoder as it is (Go's encoder takes *image.YCbCr
+// without converting), which makes storing an upload's print-ready copy several times cheaper.
+func FitPhotoYCbCr(photo *image.YCbCr) *image.YCbCr {
+	box := PhotoSize()
+	out := image.NewYCbCr(image.Rectangle{Max: box}, image.YCbCrSubsampleRatio420)
+	crop := photoCrop(photo.Rect, image.Rectangle{Max: box})
+	scalePlane(out.Y, out.YStride, box.X, box.Y, photo.Y, photo.YStride,
+		image.Rect(crop.Min.X-photo.Rect.Min.X, crop.Min.Y-photo.Rect.Min.Y, crop.Max.X-photo.Rect.Min.X, crop.Max.Y-photo.Rect.Min.Y))
+	hs, vs := chromaShift(photo.SubsampleRatio)
+	// The crop in the source's chroma plane, and the output's chroma plane size (4:2:0).
+	cc := image.Rect(crop.Min.X>>hs-photo.Rect.Min.X>>hs, crop.Min.Y>>vs-photo.Rect.Min.Y>>vs,
+		(crop.Max.X-1)>>hs-photo.Rect.Min.X>>hs+1, (crop.Max.Y-1)>>vs-photo.Rect.Min.Y>>vs+1)
+	cw, ch := (box.X+1)/2, (box.Y+1)/2
+	scalePlane(out.Cb, out.CStride, cw, ch, photo.Cb, photo.CStride, cc)
+	scalePlane(out.Cr, out.CStride, cw, ch, photo.Cr, photo.CStride, cc)
+	return out
+}
+
+// photoCrop is the part of a photo with bounds sb that fills box: the box's aspect, centred
+// across, two fifths down (more forehead than chin is cut).
+func photoCrop(sb, box image.Rectangle) image.Rectangle {
+	bw, bh := box.Dx(), box.Dy()
+	cw, ch := sb.Dx(), sb.Dy()
+	if cw*bh > ch*bw {
+		cw = ch * bw / bh
+	} else {
+		ch = cw * bh / bw
+	}
+	x0 := sb.Min.X + (sb.Dx()-cw)/2
+	y0 := sb.Min.Y + (sb.Dy()-ch)*2/5
+	return image.Rect(x0, y0, x0+cw, y0+ch)
+}
+
+// scalePlane box-filters the rectangle sr of one 8-bit plane (offsets within src) to dw × dh
+// pixels of dst, each the mean of the source pixels under it.
+func scalePlane(dst []byte, dstStride, dw, dh int, src []byte, srcStride int, sr image.Rectangle) {
+	sw := sr.Dx()
+	if sw <= 0 || sr.Dy() <= 0 || dw <= 0 || dh <= 0 {
+		return
+	}
+	if sr.Dy() > 250*dh { // column sums hold at most 257 rows: shrink in two steps
+		mh := sr.Dy()/200 + 1
+		mid := make([]byte, sw*mh)
+		scalePlane(mid, sw, sw, mh, src, srcStride, sr)
+		scalePlane(dst, dstStride, dw, dh, mid, sw, image.Rect(0, 0, sw, mh))
+		return
+	}
+	x0, x1 := spans(0, sw, dw)
+	y0, y1 := spans(sr.Min.Y, sr.Dy(), dh)
+	sums := newColumnSums(sw)
+	acc := make([]uint32, sw)
+	for j := range dh {
+		sums.reset()
+		for y := y0[j]; y < y1[j]; y++ {
+			sums.add(src[y*srcStride+sr.Min.X:][:sw])
+		}
+		sums.unpack(acc)
+		rows := uint32(y1[j] - y0[j])
+		out := dst[j*dstStride:][:dw]
+		for i := range out {
+			var sum uint32
+			for _, v := range acc[x0[i]:x1[i]] {
+				sum += v
+			}
+			n := rows * uint32(x1[i]-x0[i])
+			out[i] = uint8((sum + n/2) / n)
+		}
+	}
 }
 
 // columnSums adds rows of bytes column by column, eight columns at a time: the even and the odd

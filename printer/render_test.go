@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -354,6 +355,48 @@ func TestFitPhoto(t *testing.T) {
 	drawPhoto(b, photoBox, fit)
 	if !bytes.Equal(a.Pix, b.Pix) {
 		t.Error("the fitted photo prints differently")
+	}
+}
+
+// TestFitPhotoYCbCr: fitting a decoded JPEG plane by plane gives the picture FitPhoto gives
+// (within rounding and chroma siting), for the subsamplings uploads come in and odd crops.
+func TestFitPhotoYCbCr(t *testing.T) {
+	for _, c := range []struct {
+		w, h  int
+		ratio image.YCbCrSubsampleRatio
+	}{
+		{300, 400, image.YCbCrSubsampleRatio420},
+		{601, 799, image.YCbCrSubsampleRatio420},
+		{1200, 1300, image.YCbCrSubsampleRatio444}, // wider than the box: cropped at the sides
+		{500, 1000, image.YCbCrSubsampleRatio422},  // taller: cropped top and bottom
+	} {
+		rgba := SamplePortrait(c.w, c.h)
+		src := image.NewYCbCr(rgba.Rect, c.ratio)
+		for y := range c.h {
+			for x := range c.w {
+				p := rgba.RGBAAt(x, y)
+				yy, cb, cr := color.RGBToYCbCr(p.R, p.G, p.B)
+				src.Y[src.YOffset(x, y)] = yy
+				src.Cb[src.COffset(x, y)], src.Cr[src.COffset(x, y)] = cb, cr // last pixel of a chroma block wins: fine for a smooth portrait
+			}
+		}
+		got := FitPhotoYCbCr(src)
+		if got.Rect.Size() != PhotoSize() || got.SubsampleRatio != image.YCbCrSubsampleRatio420 {
+			t.Fatalf("%dx%d: fitted %v %v", c.w, c.h, got.Rect, got.SubsampleRatio)
+		}
+		want := FitPhoto(src)
+		var diff, n float64
+		for y := range want.Rect.Dy() {
+			for x := range want.Rect.Dx() {
+				r, g, b, _ := got.At(x, y).RGBA()
+				w := want.RGBAAt(x, y)
+				diff += math.Abs(float64(r>>8)-float64(w.R)) + math.Abs(float64(g>>8)-float64(w.G)) + math.Abs(float64(b>>8)-float64(w.B))
+				n += 3
+			}
+		}
+		if mean := diff / n; mean > 1 {
+			t.Errorf("%dx%d %v: mean difference %.2f levels from FitPhoto", c.w, c.h, c.ratio, mean)
+		}
 	}
 }
 

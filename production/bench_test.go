@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/jpeg"
 	"math/rand/v2"
 	"sync"
@@ -71,6 +72,29 @@ func BenchmarkPhotoDecodeOnly(b *testing.B) {
 		if _, ps := decodePhoto("image/jpeg", data); ps != nil {
 			b.Fatal(ps)
 		}
+	}
+}
+
+// BenchmarkStorePhoto is the print-ready copy intake keeps of a decoded upload: fitted to the
+// photo box and JPEG-encoded; plane by plane for a JPEG upload, through RGBA for anything else.
+func BenchmarkStorePhoto(b *testing.B) {
+	img, ps := decodePhoto("image/jpeg", base64.StdEncoding.EncodeToString(photoOfSize(b, 100_000)))
+	if ps != nil {
+		b.Fatal(ps)
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
+	for _, c := range []struct {
+		name string
+		img  image.Image
+	}{{"jpeg-upload", img}, {"other-upload", rgba}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := encodePhoto(c.img); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -105,7 +105,11 @@ func decodePhoto(contentType, b64 string) (image.Image, []Problem) {
 // than that is data minimisation, makes the stored copy about 15 kB, and saves every print and
 // every temporary card the decoding and scaling of a large photo.
 func encodePhoto(img image.Image) (Photo, error) {
-	img = printer.FitPhoto(img)
+	if y, ok := img.(*image.YCbCr); ok { // a JPEG upload: fitted without leaving YCbCr
+		img = printer.FitPhotoYCbCr(y)
+	} else {
+		img = printer.FitPhoto(img)
+	}
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: photoJPEGQuality}); err != nil {
 		return Photo{}, fmt.Errorf("re-encode photo: %w", err)
