@@ -395,3 +395,30 @@ func TestQRAgreesWithSkip2(t *testing.T) {
 	}
 	t.Logf("status URLs: %d of %d identical to skip2's; %d of %d identical under skip2's mask", identical, nURL, sameEncoding, nURL)
 }
+
+// FuzzQRModules: any content up to the capacity of version 40-M encodes, and gozxing reads
+// back exactly its bytes; longer content is refused; nothing panics.
+func FuzzQRModules(f *testing.F) {
+	for _, s := range []string{"", "a", "https://status.hms.example/k/1000000017?x=20310101&s=abc", "Øyvind Ødegård", "\x00\xff\xec\x11", strings.Repeat("z", 2331)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		mods, err := QRModules(content)
+		if len(content) > qrCapacity(qrMaxVersion, QRLevel) {
+			if err == nil {
+				t.Fatalf("%d bytes encoded, capacity is %d", len(content), qrCapacity(qrMaxVersion, QRLevel))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%d bytes: %v", len(content), err)
+		}
+		res, err := decoder.NewDecoder().DecodeBoolMap(mods, nil)
+		if err != nil {
+			t.Fatalf("%d bytes (%d modules): gozxing: %v", len(content), len(mods), err)
+		}
+		if got := bytes.Join(res.GetByteSegments(), nil); !bytes.Equal(got, []byte(content)) {
+			t.Fatalf("gozxing read %q, want %q", got, content)
+		}
+	})
+}
