@@ -235,25 +235,29 @@ func TestLabelsPDFSheet(t *testing.T) {
 	}
 }
 
-// TestLabelsPDFDeterministic: the same labels on the same clock make the same bytes (fpdf writes
-// its fonts from a map unless told to sort), so a reprint is identical and a spooled job can be
-// compared with what was sent.
+// TestLabelsPDFDeterministic: the same labels on the same clock make the same bytes, on pages
+// and on sheets, so a reprint is identical and a spooled job can be compared with what was sent.
 func TestLabelsPDFDeterministic(t *testing.T) {
 	fixed := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
 	l, err := NewLabeler(LabelConfig{Sender: testSender, Now: func() time.Time { return fixed }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var first []byte
-	for i := range 20 {
-		var b bytes.Buffer
-		if err := l.WritePDF(&b, sampleLabels()); err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			first = b.Bytes()
-		} else if !bytes.Equal(first, b.Bytes()) {
-			t.Fatalf("render %d differs from the first", i)
+	for name, write := range map[string]func(*bytes.Buffer, []Label) error{
+		"pages":  func(b *bytes.Buffer, ls []Label) error { return l.WritePDF(b, ls) },
+		"sheets": func(b *bytes.Buffer, ls []Label) error { return l.WritePDFSheet(b, ls) },
+	} {
+		var first []byte
+		for i := range 10 {
+			var b bytes.Buffer
+			if err := write(&b, append(sampleLabels(), worstLabel())); err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = b.Bytes()
+			} else if !bytes.Equal(first, b.Bytes()) {
+				t.Fatalf("%s: render %d differs from the first", name, i)
+			}
 		}
 	}
 }

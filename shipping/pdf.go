@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
+
+	"cardline/internal/pdf"
 
 	"github.com/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -32,78 +35,101 @@ const (
 	sheetScale     = cellH / labelH
 )
 
-func (l *Labeler) writePDF(w io.Writer, labels []Label, sheet bool) error {
-	layouts, err := l.layoutAll(labels)
+// mm is the size of the labels' unit in points.
+const mm = 72 / 25.4
+
+// labelFonts are the label faces ready for embedding, parsed once per process: parsing is the
+// expensive part of a font, and the result is immutable and shared by every document.
+var labelFonts = sync.OnceValues(func() (pdfFaces, error) {
+	regular, err := pdf.ParseTrueType(goregular.TTF)
 	if err != nil {
+		return pdfFaces{}, fmt.Errorf("Go Regular: %w", err)
+	}
+	bold, err := pdf.ParseTrueType(gobold.TTF)
+	if err != nil {
+		return pdfFaces{}, fmt.Errorf("Go Bold: %w", err)
+	}
+	return pdfFaces{regular: regular, bold: bold}, nil
+})
+
+type pdfFaces struct{ regular, bold *pdf.Font }
+
+// cutLine is the colour of the sheet's dashed cut lines: visible, but lighter than any print.
+var cutLine = pdf.RGB{R: 160, G: 160, B: 160}
+
+// writePDF checks every label first (nothing is written if one cannot be printed whole), then
+// lays each out again as it draws it: a batch of any size costs one label's layout and one page
+// in memory, each page going to w as the next starts.
+func (l *Labeler) writePDF(w io.Writer, labels []Label, sheet bool) error {
+	if err := l.checkAll(labels); err != nil {
 		return err
 	}
-	size := fpdf.SizeType{Wd: labelW, Ht: labelH}
-	if sheet {
-		size = fpdf.SizeType{Wd: sheetW, Ht: sheetH}
+	fonts, err := labelFonts()
+	if err != nil {
+		return fmt.Errorf("write label PDF: fonts: %w", err)
 	}
-	pdf := fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: size})
-	pdf.SetMargins(0, 0, 0)
-	pdf.SetAutoPageBreak(false, 0)
-	pdf.SetTitle("Shipping labels", true)
-	pdf.SetCreator("cardline", true)
-	pdf.SetLang("nb-NO")
-	now := l.now()
-	pdf.SetCatalogSort(true) // fonts in a fixed order: the same labels make the same bytes
-	pdf.SetCreationDate(now)
-	pdf.SetModificationDate(now)
-	pdf.AddUTF8FontFromBytes("go", "", l.regular.ttf)
-	pdf.AddUTF8FontFromBytes("go", "B", l.bold.ttf)
-	for i, lo := range layouts {
+	doc := pdf.NewWriter(w, mm, pdf.Info{Title: "Shipping labels", Creator: "cardline", Producer: "cardline",
+		Created: l.now(), Lang: "nb-NO"})
+	for i, lb := range labels {
+		lo, err := l.layout(lb)
+		if err != nil { // checked above: the layout is a pure function of the label
+			return err
+		}
 		if !sheet {
-			pdf.AddPage()
-			drawLabel(pdf, lo)
+			if err := doc.AddPage(labelW, labelH); err != nil {
+				return fmt.Errorf("write label PDF: %w", err)
+			}
+			drawLabel(doc, fonts, lo)
 			continue
 		}
 		cell := i % 4
 		if cell == 0 {
-			pdf.AddPage()
-			pdf.SetDrawColor(160, 160, 160)
-			pdf.SetLineWidth(0.2)
-			pdf.SetDashPattern([]float64{2, 2}, 0)
-			pdf.Line(cellW, 0, cellW, sheetH)
-			pdf.Line(0, cellH, sheetW, cellH)
-			pdf.SetDashPattern(nil, 0)
+			if err := doc.AddPage(sheetW, sheetH); err != nil {
+				return fmt.Errorf("write label PDF: %w", err)
+			}
+			doc.SetStrokeColor(cutLine)
+			doc.SetLineWidth(0.2)
+			doc.SetDash([]float64{2, 2}, 0)
+			doc.Line(cellW, 0, cellW, sheetH)
+			doc.Line(0, cellH, sheetW, cellH)
+			doc.SetDash(nil, 0)
 		}
-		pdf.TransformBegin()
-		pdf.TransformTranslate(float64(cell%2)*cellW+(cellW-labelW*sheetScale)/2, float64(cell/2)*cellH)
-		pdf.TransformScale(100*sheetScale, 100*sheetScale, 0, 0)
-		drawLabel(pdf, lo)
-		pdf.TransformEnd()
+		doc.Save()
+		doc.Transform(float64(cell%2)*cellW+(cellW-labelW*sheetScale)/2, float64(cell/2)*cellH, sheetScale)
+		drawLabel(doc, fonts, lo)
+		doc.Restore()
 	}
-	if err := pdf.Output(w); err != nil {
+	if err := doc.Close(); err != nil {
 		return fmt.Errorf("write label PDF: %w", err)
 	}
 	return nil
 }
 
 // drawLabel draws one laid-out label with its top-left corner at the origin.
-func drawLabel(pdf *fpdf.Fpdf, lo *layout) {
-	pdf.SetFillColor(0, 0, 0)
-	pdf.SetDrawColor(0, 0, 0)
+func drawLabel(doc *pdf.Document, fonts pdfFaces, lo *layout) {
+	black := pdf.RGB{}
+	doc.SetFillColor(black)
+	doc.SetStrokeColor(black)
+	doc.SetTextColor(black)
 	for _, b := range lo.boxes {
 		if b.Line > 0 {
-			pdf.SetLineWidth(b.Line)
-			pdf.Rect(b.X+b.Line/2, b.Y+b.Line/2, b.W-b.Line, b.H-b.Line, "D")
+			doc.SetLineWidth(b.Line)
+			doc.Rect(b.X+b.Line/2, b.Y+b.Line/2, b.W-b.Line, b.H-b.Line, pdf.Stroke)
 		} else {
-			pdf.Rect(b.X, b.Y, b.W, b.H, "F")
+			doc.Rect(b.X, b.Y, b.W, b.H, pdf.Fill)
 		}
 	}
 	for _, r := range lo.runs {
-		style := ""
+		f := fonts.regular
 		if r.Bold {
-			style = "B"
+			f = fonts.bold
 		}
-		pdf.SetFont("go", style, r.Size)
+		doc.SetFont(f, r.Size)
 		x := r.X
 		if r.W > 0 {
-			x += (r.W - pdf.GetStringWidth(r.Text)) / 2
+			x += (r.W - doc.StringWidth(r.Text)) / 2
 		}
-		pdf.Text(x, r.Y+baseline(r.Size), r.Text)
+		doc.Text(x, r.Y+baseline(r.Size), r.Text)
 	}
 	// Bars as vector rectangles, one per run of dark modules: sharp at any printer resolution.
 	for i := 0; i < len(lo.modules); {
@@ -115,7 +141,7 @@ func drawLabel(pdf *fpdf.Fpdf, lo *layout) {
 		for j < len(lo.modules) && lo.modules[j] {
 			j++
 		}
-		pdf.Rect(lo.codeX+float64(i)*lo.module, lo.codeY, float64(j-i)*lo.module, lo.codeH, "F")
+		doc.Rect(lo.codeX+float64(i)*lo.module, lo.codeY, float64(j-i)*lo.module, lo.codeH, pdf.Fill)
 		i = j
 	}
 }
@@ -123,6 +149,20 @@ func drawLabel(pdf *fpdf.Fpdf, lo *layout) {
 // baseline is how far below a line's top its baseline lies, in mm: the Go fonts' ascent is
 // about 0.93 em; a line is leading (1.2) em tall.
 func baseline(size float64) float64 { return 0.95 * size * ptMM }
+
+// checkAll lays out every label and gathers every failure, keeping no layout.
+func (l *Labeler) checkAll(labels []Label) error {
+	var errs []error
+	for _, lb := range labels {
+		if _, err := l.layout(lb); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("lay out labels: %w", err)
+	}
+	return nil
+}
 
 // layoutAll lays out every label and gathers every failure.
 func (l *Labeler) layoutAll(labels []Label) ([]*layout, error) {

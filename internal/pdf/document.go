@@ -6,6 +6,7 @@ import (
 	"hash"
 	"io"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -371,9 +372,13 @@ func (d *Document) DrawImage(img *Image, x, y, w, h float64) {
 // matching Restore: what is drawn at u, v afterwards lands at x+scale·u, y+scale·v, and line
 // widths, dashes and text scale with it. Transforms inside one another compose.
 func (d *Document) Transform(x, y, scale float64) {
-	b := appendNum(d.out, scale)
+	// The scale multiplies every coordinate: a thousandth off would move the far edge of a page
+	// by most of a point, so it is written to a millionth, and the translation below computed
+	// with the scale as written.
+	scale = math.Round(scale*1e6) / 1e6
+	b := strconv.AppendFloat(d.out, scale, 'f', -1, 64)
 	b = append(b, " 0 0 "...)
-	b = appendNum(b, scale)
+	b = strconv.AppendFloat(b, scale, 'f', -1, 64)
 	b = append(b, ' ')
 	// In PDF's space, y upwards from the page's bottom: x' = s·x + k·x0, y' = s·y + h·(1−s) − k·y0.
 	b = appendNum(b, x*d.k)
