@@ -2,9 +2,11 @@ package shipping
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +87,60 @@ func TestManifestPDF(t *testing.T) {
 	}
 	if got := row("0155"); got != "0155 OSLO 3 1" {
 		t.Errorf("table row for 0155 = %q, want 0155 OSLO 3 1\n%s", got, text)
+	}
+}
+
+// TestManifestPDFPages: a manifest longer than a page breaks onto more, each page's footer
+// counting them all ("side 2 av 3"), and no id is lost at a break.
+func TestManifestPDFPages(t *testing.T) {
+	pdftotext := testsupport.Need(t, "pdftotext")
+	pdfinfo := testsupport.Need(t, "pdfinfo")
+	m := NewManifest(testBatch(t), testSender)
+	var ids []string
+	for i := range 300 {
+		id, err := NewEnvelopeID("1234567897", 1+i%99)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Lines[0].EnvelopeIDs = append(m.Lines[0].EnvelopeIDs, id)
+		ids = append(ids, string(id))
+	}
+	var buf bytes.Buffer
+	if err := m.WritePDF(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "manifest.pdf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := exec.Command(pdfinfo, path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	for _, l := range strings.Split(string(info), "\n") {
+		if n, ok := strings.CutPrefix(l, "Pages:"); ok {
+			pages, _ = strconv.Atoi(strings.TrimSpace(n))
+		}
+	}
+	if pages < 2 {
+		t.Fatalf("%d pages for 300 more ids, want a break:\n%s", pages, info)
+	}
+	var all strings.Builder
+	for p := 1; p <= pages; p++ {
+		out, err := exec.Command(pdftotext, "-f", strconv.Itoa(p), "-l", strconv.Itoa(p), path, "-").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("Manifest %s — side %d av %d", m.Batch, p, pages); !strings.Contains(string(out), want) {
+			t.Errorf("page %d lacks its footer %q", p, want)
+		}
+		all.Write(out)
+	}
+	text := all.String()
+	for _, id := range append(ids, "Mottatt av Posten") {
+		if want := strings.Count(strings.Join(append(ids, "Mottatt av Posten"), " "), id); strings.Count(text, id) < want {
+			t.Errorf("%q appears %d times, want at least %d", id, strings.Count(text, id), want)
+		}
 	}
 }

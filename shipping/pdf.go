@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"cardline/internal/pdf"
 
-	"github.com/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 )
@@ -183,69 +184,72 @@ func (l *Labeler) layoutAll(labels []Label) ([]*layout, error) {
 }
 
 // WritePDF renders the manifest on A4 pages: pickup and sender, totals, a table of letters and
-// parcels per postal code, every id by postal code, and a line for the post's signature.
+// parcels per postal code, every id by postal code, and a line for the post's signature. Each page
+// says "side n av m": the manifest is laid out once to count its pages, then drawn.
 func (m Manifest) WritePDF(w io.Writer) error {
-	pdf := fpdf.New("P", "mm", "A4", "")
-	pdf.SetMargins(18, 18, 18)
-	pdf.SetAutoPageBreak(true, 18)
-	pdf.SetTitle("Manifest "+string(m.Batch), true)
-	pdf.SetCatalogSort(true)
-	pdf.SetCreator("cardline", true)
-	pdf.SetLang("nb-NO")
-	pdf.AddUTF8FontFromBytes("go", "", goregular.TTF)
-	pdf.AddUTF8FontFromBytes("go", "B", gobold.TTF)
-	pdf.AliasNbPages("")
-	pdf.SetFooterFunc(func() {
-		pdf.SetY(-14)
-		pdf.SetFont("go", "", 8)
-		pdf.CellFormat(0, 5, fmt.Sprintf("Manifest %s — side %d av {nb}", m.Batch, pdf.PageNo()), "", 0, "C", false, 0, "")
-	})
-	pdf.AddPage()
+	fonts, err := labelFonts()
+	if err != nil {
+		return fmt.Errorf("write manifest %s PDF: fonts: %w", m.Batch, err)
+	}
+	count := &flow{fonts: fonts}
+	m.draw(count)
+	doc := pdf.NewWriter(w, mm, pdf.Info{Title: "Manifest " + string(m.Batch), Creator: "cardline", Producer: "cardline", Lang: "nb-NO"})
+	f := &flow{doc: doc, fonts: fonts, pages: count.page, footer: func(page, pages int) string {
+		return fmt.Sprintf("Manifest %s — side %d av %d", m.Batch, page, pages)
+	}}
+	m.draw(f)
+	f.finish()
+	if err := doc.Close(); err != nil {
+		return fmt.Errorf("write manifest %s PDF: %w", m.Batch, err)
+	}
+	if f.err != nil {
+		return fmt.Errorf("write manifest %s PDF: %w", m.Batch, f.err)
+	}
+	return nil
+}
 
-	pdf.SetFont("go", "B", 16)
-	pdf.CellFormat(0, 9, "Manifest "+string(m.Batch), "", 1, "L", false, 0, "")
-	pdf.SetFont("go", "", 10)
-	pdf.CellFormat(0, 5.5, "Henting: "+m.Pickup.Format("02.01.2006 15:04"), "", 1, "L", false, 0, "")
+// draw lays the manifest out in f.
+func (m Manifest) draw(f *flow) {
+	f.addPage()
+	f.setFont(true, 16)
+	f.cell(0, 9, "Manifest "+string(m.Batch), "", alignLeft, true)
+	f.setFont(false, 10)
+	f.cell(0, 5.5, "Henting: "+m.Pickup.Format("02.01.2006 15:04"), "", alignLeft, true)
 	s := m.Sender
-	pdf.MultiCell(0, 5.5, fmt.Sprintf("Avsender: %s, %s, %s %s", s.Name, s.Street, s.PostalCode, s.City), "", "L", false)
-	pdf.SetFont("go", "B", 11)
-	pdf.CellFormat(0, 7, fmt.Sprintf("Brev: %d    Pakker: %d    Totalt: %d", m.Letters, m.Parcels, m.Letters+m.Parcels), "", 1, "L", false, 0, "")
-	pdf.Ln(3)
+	f.multiCell(5.5, fmt.Sprintf("Avsender: %s, %s, %s %s", s.Name, s.Street, s.PostalCode, s.City))
+	f.setFont(true, 11)
+	f.cell(0, 7, fmt.Sprintf("Brev: %d    Pakker: %d    Totalt: %d", m.Letters, m.Parcels, m.Letters+m.Parcels), "", alignLeft, true)
+	f.ln(3)
 
 	cols := []struct {
 		title string
 		w     float64
-		align string
-	}{{"Postnr.", 24, "L"}, {"Sted", 90, "L"}, {"Brev", 30, "R"}, {"Pakker", 30, "R"}}
-	header := func() {
-		pdf.SetFont("go", "B", 10)
-		for _, c := range cols {
-			pdf.CellFormat(c.w, 7, c.title, "B", 0, c.align, false, 0, "")
-		}
-		pdf.Ln(-1)
-		pdf.SetFont("go", "", 10)
+		align align
+	}{{"Postnr.", 24, alignLeft}, {"Sted", 90, alignLeft}, {"Brev", 30, alignRight}, {"Pakker", 30, alignRight}}
+	f.setFont(true, 10)
+	for i, c := range cols {
+		f.cell(c.w, 7, c.title, "B", c.align, i == len(cols)-1)
 	}
-	header()
+	f.setFont(false, 10)
 	for _, l := range m.Lines {
 		vals := []string{l.PostalCode, l.City, strconv.Itoa(l.Letters), strconv.Itoa(l.Parcels)}
 		for i, c := range cols {
-			pdf.CellFormat(c.w, 6, vals[i], "", 0, c.align, false, 0, "")
+			f.cell(c.w, 6, vals[i], "", c.align, i == len(cols)-1)
 		}
-		pdf.Ln(-1)
 	}
-	pdf.SetFont("go", "B", 10)
-	pdf.CellFormat(cols[0].w+cols[1].w, 7, "Sum", "T", 0, "L", false, 0, "")
-	pdf.CellFormat(cols[2].w, 7, strconv.Itoa(m.Letters), "T", 0, "R", false, 0, "")
-	pdf.CellFormat(cols[3].w, 7, strconv.Itoa(m.Parcels), "T", 1, "R", false, 0, "")
-	pdf.Ln(6)
+	f.setFont(true, 10)
+	f.cell(cols[0].w+cols[1].w, 7, "Sum", "T", alignLeft, false)
+	f.cell(cols[2].w, 7, strconv.Itoa(m.Letters), "T", alignRight, false)
+	f.cell(cols[3].w, 7, strconv.Itoa(m.Parcels), "T", alignRight, true)
+	f.ln(6)
 
-	pdf.SetFont("go", "B", 12)
-	pdf.CellFormat(0, 8, "Sendinger per postnummer", "", 1, "L", false, 0, "")
+	f.setFont(true, 12)
+	f.cell(0, 8, "Sendinger per postnummer", "", alignLeft, true)
 	const perRow, idW = 4, 43.5
 	for _, l := range m.Lines {
-		pdf.SetFont("go", "B", 10)
-		pdf.CellFormat(0, 6.5, fmt.Sprintf("%s %s — %d brev, %d pakker", l.PostalCode, l.City, l.Letters, l.Parcels), "B", 1, "L", false, 0, "")
-		pdf.SetFont("go", "", 9)
+		f.setFont(true, 10)
+		f.cell(0, 6.5, fmt.Sprintf("%s %s — %d brev, %d pakker", l.PostalCode, l.City, l.Letters, l.Parcels), "B", alignLeft, true)
+		f.setFont(false, 9)
 		ids := make([]string, 0, len(l.EnvelopeIDs)+len(l.ParcelIDs))
 		for _, id := range l.EnvelopeIDs {
 			ids = append(ids, string(id))
@@ -254,21 +258,170 @@ func (m Manifest) WritePDF(w io.Writer) error {
 			ids = append(ids, string(id)+" (pakke)")
 		}
 		for i, id := range ids {
-			ln := 0
-			if i%perRow == perRow-1 || i == len(ids)-1 {
-				ln = 1
-			}
-			pdf.CellFormat(idW, 5, id, "", ln, "L", false, 0, "")
+			f.cell(idW, 5, id, "", alignLeft, i%perRow == perRow-1 || i == len(ids)-1)
 		}
-		pdf.Ln(2)
+		f.ln(2)
 	}
-	pdf.Ln(10)
-	pdf.SetFont("go", "", 10)
-	pdf.CellFormat(85, 6, "Mottatt av Posten (signatur)", "T", 0, "L", false, 0, "")
-	pdf.CellFormat(10, 6, "", "", 0, "L", false, 0, "")
-	pdf.CellFormat(50, 6, "Dato og klokkeslett", "T", 1, "L", false, 0, "")
-	if err := pdf.Output(w); err != nil {
-		return fmt.Errorf("write manifest %s PDF: %w", m.Batch, err)
+	f.ln(10)
+	f.setFont(false, 10)
+	f.cell(85, 6, "Mottatt av Posten (signatur)", "T", alignLeft, false)
+	f.cell(10, 6, "", "", alignLeft, false)
+	f.cell(50, 6, "Dato og klokkeslett", "T", alignLeft, true)
+}
+
+// The manifest's A4 page, in mm.
+const (
+	flowMargin     = 18.0
+	flowCellMargin = 1.0  // text's inset from a cell's left and right edges
+	flowFooterY    = 14.0 // from the bottom
+	flowLine       = 0.2  // the width of a cell's border
+)
+
+type align int
+
+const (
+	alignLeft align = iota
+	alignRight
+	alignCentre
+)
+
+// A flow sets text in cells left to right and lines top to bottom on A4 pages, starting a new page
+// when a cell would cross the bottom margin. Without a document it only counts the pages, so the
+// footer of a drawn flow can name their number.
+type flow struct {
+	doc    *pdf.Document // nil: count pages only
+	fonts  pdfFaces
+	font   *pdf.Font
+	size   float64 // points
+	x, y   float64
+	lastH  float64
+	page   int // pages begun
+	pages  int // of the drawn document: the count of a counting flow
+	footer func(page, pages int) string
+	err    error
+}
+
+func (f *flow) setFont(bold bool, size float64) {
+	f.font, f.size = f.fonts.regular, size
+	if bold {
+		f.font = f.fonts.bold
 	}
-	return nil
+	if f.doc != nil {
+		f.doc.SetFont(f.font, size)
+	}
+}
+
+// addPage finishes the current page with its footer and begins the next.
+func (f *flow) addPage() {
+	f.finish()
+	f.page++
+	f.x, f.y = flowMargin, flowMargin
+	if f.doc == nil {
+		return
+	}
+	if err := f.doc.AddPage(sheetW, sheetH); err != nil && f.err == nil {
+		f.err = err
+	}
+	f.doc.SetLineWidth(flowLine)
+	if f.font != nil {
+		f.doc.SetFont(f.font, f.size)
+	}
+}
+
+// finish draws the current page's footer.
+func (f *flow) finish() {
+	if f.doc == nil || f.page == 0 || f.footer == nil {
+		return
+	}
+	font, size, x, y := f.font, f.size, f.x, f.y
+	f.setFont(false, 8)
+	f.x, f.y = flowMargin, sheetH-flowFooterY
+	f.draw(0, 5, f.footer(f.page, f.pages), "", alignCentre)
+	f.font, f.size, f.x, f.y = font, size, x, y
+	f.doc.SetFont(font, size)
+}
+
+// cell sets text in a cell w wide (0: to the right margin) and h high, with a border line at its
+// bottom ("B") or top ("T"); then moves right, or to the start of the next line.
+func (f *flow) cell(w, h float64, text, border string, a align, newline bool) {
+	if f.y+h > sheetH-flowMargin {
+		x := f.x
+		f.addPage()
+		f.x = x
+	}
+	if w == 0 {
+		w = sheetW - flowMargin - f.x
+	}
+	f.draw(w, h, text, border, a)
+	f.lastH = h
+	if newline {
+		f.x, f.y = flowMargin, f.y+h
+	} else {
+		f.x += w
+	}
+}
+
+func (f *flow) draw(w, h float64, text, border string, a align) {
+	if f.doc == nil {
+		return
+	}
+	if w == 0 {
+		w = sheetW - flowMargin - f.x
+	}
+	switch border {
+	case "B":
+		f.doc.Line(f.x, f.y+h, f.x+w, f.y+h)
+	case "T":
+		f.doc.Line(f.x, f.y, f.x+w, f.y)
+	}
+	if text == "" {
+		return
+	}
+	x := f.x + flowCellMargin
+	switch a {
+	case alignRight:
+		x = f.x + w - flowCellMargin - f.width(text)
+	case alignCentre:
+		x = f.x + (w-f.width(text))/2
+	}
+	// The baseline a little below the cell's middle: capitals sit centred in it.
+	f.doc.Text(x, f.y+h/2+0.3*f.size/mm, text)
+}
+
+// width is the width of s in the current font, in mm.
+func (f *flow) width(s string) float64 { return f.font.Width(s, f.size) / mm }
+
+// ln moves to the start of a line h below the current one.
+func (f *flow) ln(h float64) { f.x, f.y = flowMargin, f.y+h }
+
+// multiCell sets text from the current position to the right margin, wrapped at spaces (a word
+// longer than a line is broken), one cell h high per line.
+func (f *flow) multiCell(h float64, text string) {
+	room := sheetW - flowMargin - f.x - 2*flowCellMargin
+	line := ""
+	for _, word := range strings.Fields(text) {
+		for f.width(word) > room {
+			if line != "" {
+				f.cell(0, h, line, "", alignLeft, true)
+				line = ""
+			}
+			n := len(word)
+			for n > 1 && f.width(word[:n]) > room {
+				_, size := utf8.DecodeLastRuneInString(word[:n])
+				n -= size
+			}
+			f.cell(0, h, word[:n], "", alignLeft, true)
+			word = word[n:]
+		}
+		switch {
+		case line == "":
+			line = word
+		case f.width(line+" "+word) <= room:
+			line += " " + word
+		default:
+			f.cell(0, h, line, "", alignLeft, true)
+			line = word
+		}
+	}
+	f.cell(0, h, line, "", alignLeft, true)
 }
