@@ -11,12 +11,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"cardline/encoder"
 	"cardline/internal/bus"
@@ -32,7 +35,7 @@ func demoCommand() command {
 			"(synthetic photos, a few deliberately bad orders, a replay, a conflict and a replacement), waits until every one "+
 			"is handled and prints a summary. Everything it made is left in the output folder.")
 		out := fs.String("out", "demo-out", "output folder (emptied first)")
-		orders := fs.Int("orders", 40, "good orders to generate")
+		orders := fs.Int("orders", 120, "good orders to generate (2.5 cards each on average)")
 		seed := fs.Uint64("seed", 2026, "seed of the sample generator")
 		if err := fs.Parse(args); err != nil {
 			return err
@@ -211,7 +214,7 @@ func demoProduce(ctx context.Context, a *app, svc *service, parts *demoParts, st
 	names := demoStations()
 	for _, st := range names {
 		for _, t := range []production.CardType{production.Construction, production.Cleaning, production.Transport} {
-			if err := svc.store.LoadBlanks(ctx, st, t, 100, "demo-operator"); err != nil {
+			if err := svc.store.LoadBlanks(ctx, st, t, 250, "demo-operator"); err != nil {
 				return err
 			}
 		}
@@ -226,6 +229,7 @@ func demoProduce(ctx context.Context, a *app, svc *service, parts *demoParts, st
 		}
 	}
 	step("%d print batches planned and started; %s encode, verify and print", len(batches), strings.Join(names, " and "))
+	step("fault: the third blank fed to %s has a bad chip (a write that does not stick): verify must catch it", names[0])
 	start := time.Now()
 	deadline := start.Add(5 * time.Minute)
 	last := -1
@@ -359,6 +363,15 @@ func writeDemoOrders(dir string, n int, seed uint64) ([]string, error) {
 	var good []*production.OrderApproved
 	for i := range n {
 		m := s.Order(1+i%4, now.Add(-time.Duration(i)*47*time.Minute))
+		if i%10 == 7 {
+			// A lost card issued before this line: the new card replaces it (nothing of ours to block).
+			old, err := production.NewCardNumber(int64(4_200_000 + i))
+			if err != nil {
+				return nil, err
+			}
+			num := string(old)
+			m.Cards[0].ReplacesCard = &num
+		}
 		good = append(good, m)
 		if err := write("good-"+m.OrderID, enc(m)); err != nil {
 			return nil, err
@@ -451,6 +464,12 @@ func demoSummary(ctx context.Context, w io.Writer, svc *service) error {
 		return err
 	}
 	fmt.Fprintf(w, "conflicting re-sends recorded: %d (the first order stands); replays changed nothing\n", conflicts)
+	var replacements, blocked int
+	if err := svc.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE replaces_card IS NOT NULL), count(*) FILTER (WHERE state = 'blocked')
+		FROM cards`).Scan(&replacements, &blocked); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "replacement cards: %d (of cards issued before this line; %d of our own cards blocked)\n", replacements, blocked)
 	fmt.Fprintln(w, "events published:")
 	for _, t := range append(slices.Clone(production.OutputTopics), shipping.TopicOrdersDispatched) {
 		var n int
@@ -467,6 +486,9 @@ func demoSummary(ctx context.Context, w io.Writer, svc *service) error {
 		return err
 	}
 	fmt.Fprintf(w, "temporary-card mails: %d sent, %d failed\n", sent, failed)
+	if err := printSlack(ctx, w, svc); err != nil {
+		return err
+	}
 	var attempts, spoiled, voidChips, goodChips int
 	if err := svc.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM card_attempts), (SELECT count(*) FROM card_attempts WHERE outcome = 'spoiled'),
 		(SELECT count(*) FROM card_chips WHERE state = 'void'), (SELECT count(*) FROM card_chips WHERE state = 'good')`).Scan(&attempts, &spoiled, &voidChips, &goodChips); err != nil {
@@ -478,5 +500,44 @@ func demoSummary(ctx context.Context, w io.Writer, svc *service) error {
 		return err
 	}
 	printStock(w, stock)
+	return nil
+}
+
+// printSlack says how much room each dispatched order had left: Norwegian business days between
+// the day it left and the last day it could leave (its dispatch_by), as a histogram.
+func printSlack(ctx context.Context, w io.Writer, svc *service) error {
+	cal, err := production.NewBusinessDays()
+	if err != nil {
+		return err
+	}
+	rows, err := svc.pool.Query(ctx, `SELECT dispatched_at, dispatch_by FROM order_dispatch WHERE complete`)
+	if err != nil {
+		return fmt.Errorf("deadline slack: %w", err)
+	}
+	type dispatch struct{ At, By time.Time }
+	ds, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dispatch])
+	if err != nil {
+		return fmt.Errorf("deadline slack: %w", err)
+	}
+	slack := map[int]int{}
+	late := 0
+	for _, d := range ds {
+		day := cal.Add(d.At, 0) // midnight of the day it left, in Oslo
+		by := time.Date(d.By.Year(), d.By.Month(), d.By.Day(), 0, 0, 0, 0, cal.Zone())
+		if day.After(by) {
+			late++
+			continue
+		}
+		n := 0
+		for !cal.Add(day, n+1).After(by) {
+			n++
+		}
+		slack[n]++
+	}
+	fmt.Fprintf(w, "deadline slack of %d dispatched orders (business days to spare):", len(ds))
+	for _, n := range slices.Sorted(maps.Keys(slack)) {
+		fmt.Fprintf(w, "  %d days: %d", n, slack[n])
+	}
+	fmt.Fprintf(w, "  late: %d\n", late)
 	return nil
 }
