@@ -125,6 +125,21 @@ func BenchmarkQR(b *testing.B) {
 	}
 }
 
+// BenchmarkQRModules is the QR encoder alone on a status URL (version 8-M): BenchmarkQR also
+// signs the URL and draws the modules.
+func BenchmarkQRModules(b *testing.B) {
+	u, err := StatusURL("https://status.hms.example/k", ed25519.NewKeyFromSeed(make([]byte, 32)), "1000000017", SampleFace(Construction).Expiry)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cpuTime(b)()
+	for b.Loop() {
+		if _, err := QRModules(u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkScaleJPEGPhoto scales a decoded JPEG (YCbCr) photo, the usual case from the store.
 func BenchmarkScaleJPEGPhoto(b *testing.B) {
 	var buf bytes.Buffer

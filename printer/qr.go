@@ -1,6 +1,9 @@
 package printer
 
-import "fmt"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // This file is a QR code encoder written from ISO/IEC 18004:2015, limited to what the status
 // code needs: one segment in byte mode, no ECI, versions 1 to 40 at any error correction level.
@@ -396,27 +399,35 @@ func qrFormatBits(level QRCorrection, mask int) uint32 {
 	return (d<<10 | rem) ^ 0x5412
 }
 
-// qrDrawFormat writes both copies of the format information (Figure 25): bits 0–7 down column 8
-// beside the upper left finder (skipping the timing row) and right to left along row 8 beside
-// the upper right one; bits 8–14 along row 8 beside the upper left finder (skipping the timing
-// column) and down column 8 beside the lower left one.
+// qrFormatPositions returns where bit i of the format information goes (Figure 25), as
+// (row, column) for the copy beside the upper left finder and the other copy: bits 0–7 down
+// column 8 (skipping the timing row) and right to left along row 8 at the upper right; bits
+// 8–14 right to left along row 8 (skipping the timing column) and down column 8 at the lower left.
+func qrFormatPositions(s, i int) [2][2]int {
+	var a [2]int
+	switch {
+	case i < 6:
+		a = [2]int{i, 8}
+	case i < 8:
+		a = [2]int{i + 1, 8}
+	case i == 8:
+		a = [2]int{8, 7}
+	default:
+		a = [2]int{8, 14 - i}
+	}
+	if i < 8 {
+		return [2][2]int{a, {8, s - 1 - i}}
+	}
+	return [2][2]int{a, {s - 15 + i, 8}}
+}
+
+// qrDrawFormat writes both copies of the format information for level and mask.
 func qrDrawFormat(mods []byte, s int, level QRCorrection, mask int) {
 	bits := qrFormatBits(level, mask)
-	bit := func(i int) byte { return byte(bits >> i & 1) }
-	for i := 0; i < 6; i++ {
-		mods[i*s+8] = bit(i)
-	}
-	mods[7*s+8] = bit(6)
-	mods[8*s+8] = bit(7)
-	mods[8*s+7] = bit(8)
-	for i := 9; i < 15; i++ {
-		mods[8*s+14-i] = bit(i)
-	}
-	for i := 0; i < 8; i++ {
-		mods[8*s+s-1-i] = bit(i)
-	}
-	for i := 8; i < 15; i++ {
-		mods[(s-15+i)*s+8] = bit(i)
+	for i := 0; i < 15; i++ {
+		for _, rc := range qrFormatPositions(s, i) {
+			mods[rc[0]*s+rc[1]] = byte(bits >> i & 1)
+		}
 	}
 }
 
@@ -488,33 +499,6 @@ func qrApplyMask(mods []byte, fn []bool, s, mask int) {
 	}
 }
 
-// qrChooseMask scores the symbol under each mask, format information included, and returns the
-// mask with the lowest penalty, the lowest number on a tie.
-func qrChooseMask(mods []byte, fn []bool, s int, level QRCorrection) int {
-	// flips[p] has bit m set when mask m inverts module p.
-	flips := make([]byte, s*s)
-	for r := 0; r < s; r++ {
-		row := &qrMaskTable[r%12]
-		for c := 0; c < s; c++ {
-			if p := r*s + c; !fn[p] {
-				flips[p] = row[c%12]
-			}
-		}
-	}
-	trial := make([]byte, s*s)
-	best, bestScore := 0, int(^uint(0)>>1)
-	for m := 0; m < 8; m++ {
-		for p, f := range flips {
-			trial[p] = mods[p] ^ f>>m&1
-		}
-		qrDrawFormat(trial, s, level, m)
-		if score := qrPenalty(trial, s); score < bestScore {
-			best, bestScore = m, score
-		}
-	}
-	return best
-}
-
 // The penalty weights of clause 7.8.3.1, Table 11.
 const (
 	qrPenaltyN1 = 3
@@ -523,73 +507,171 @@ const (
 	qrPenaltyN4 = 10
 )
 
-// qrPenalty is the mask evaluation score of a symbol (Table 11):
+// qrChooseMask returns the mask with the lowest penalty, the lowest number on a tie.
+func qrChooseMask(mods []byte, fn []bool, s int, level QRCorrection) int {
+	scores := qrMaskPenalties(mods, fn, s, level)
+	best := 0
+	for m, score := range scores {
+		if score < scores[best] {
+			best = m
+		}
+	}
+	return best
+}
+
+// qrLine is one row or column of a symbol as bits, module i at bit i+4: the four light
+// modules of quiet zone before it are bits 0–3, and everything past its end is light too.
+// 192 bits hold the largest symbol's 177 modules and the quiet zone on both sides. Three fields,
+// not an array, so that the compiler keeps them in registers.
+type qrLine struct{ w0, w1, w2 uint64 }
+
+// shr moves bits toward bit 0: bit i of the result is bit i+k of x. 0 < k < 64.
+func (x qrLine) shr(k uint) qrLine {
+	return qrLine{x.w0>>k | x.w1<<(64-k), x.w1>>k | x.w2<<(64-k), x.w2 >> k}
+}
+
+// shl moves bits away from bit 0: bit i of the result is bit i−k of x. 0 < k < 64.
+func (x qrLine) shl(k uint) qrLine {
+	return qrLine{x.w0 << k, x.w1<<k | x.w0>>(64-k), x.w2<<k | x.w1>>(64-k)}
+}
+
+func (x qrLine) and(y qrLine) qrLine    { return qrLine{x.w0 & y.w0, x.w1 & y.w1, x.w2 & y.w2} }
+func (x qrLine) andNot(y qrLine) qrLine { return qrLine{x.w0 &^ y.w0, x.w1 &^ y.w1, x.w2 &^ y.w2} }
+func (x qrLine) or(y qrLine) qrLine     { return qrLine{x.w0 | y.w0, x.w1 | y.w1, x.w2 | y.w2} }
+func (x qrLine) xor(y qrLine) qrLine    { return qrLine{x.w0 ^ y.w0, x.w1 ^ y.w1, x.w2 ^ y.w2} }
+func (x qrLine) not() qrLine            { return qrLine{^x.w0, ^x.w1, ^x.w2} }
+func (x qrLine) count() int {
+	return bits.OnesCount64(x.w0) + bits.OnesCount64(x.w1) + bits.OnesCount64(x.w2)
+}
+
+// set makes module i dark.
+func (x *qrLine) set(i int) {
+	b := uint64(1) << uint((i+4)&63)
+	switch (i + 4) >> 6 {
+	case 0:
+		x.w0 |= b
+	case 1:
+		x.w1 |= b
+	default:
+		x.w2 |= b
+	}
+}
+
+// qrSpan is a line with modules lo to hi−1 set.
+func qrSpan(lo, hi int) qrLine {
+	var l qrLine
+	for i := lo; i < hi; i++ {
+		l.set(i)
+	}
+	return l
+}
+
+// qrMaskLines[m][i%12] are the modules mask m inverts in row i (bit j+4 for column j).
+var qrMaskLines = func() (t [8][12]qrLine) {
+	for m := 0; m < 8; m++ {
+		for i := 0; i < 12; i++ {
+			for j := 0; j < 177; j++ {
+				if qrMaskTable[i][j%12]>>m&1 != 0 {
+					t[m][i].set(j)
+				}
+			}
+		}
+	}
+	return t
+}()
+
+// qrMaskColumns[m][j%12] are the modules mask m inverts in column j (bit i+4 for row i).
+var qrMaskColumns = func() (t [8][12]qrLine) {
+	for m := 0; m < 8; m++ {
+		for j := 0; j < 12; j++ {
+			for i := 0; i < 177; i++ {
+				if qrMaskTable[i%12][j]>>m&1 != 0 {
+					t[m][j].set(i)
+				}
+			}
+		}
+	}
+	return t
+}()
+
+// qrMaskPenalties scores the symbol under each of the eight masks, format information
+// included (clause 7.8.3, Table 11):
 //   - N1 + (k−5) for each run of k ≥ 5 modules of one colour in a row or column;
-//   - N2 for each 2×2 block of one colour (an m×n block so scores N2·(m−1)·(n−1));
+//   - N2 for each 2×2 block of one colour (so an m×n block scores N2·(m−1)·(n−1));
 //   - N3 for each dark:light:dark:light:dark run of 1:1:3:1:1 in a row or column with 4 light
 //     modules before or after it, the light quiet zone beyond the edge counting as light;
 //   - N4 for each full 5 % by which the share of dark modules departs from 50 %.
-func qrPenalty(mods []byte, s int) int {
-	score := 0
-	for i := 0; i < s; i++ {
-		score += qrLinePenalty(mods, i*s, 1, s)
-		score += qrLinePenalty(mods, i, s, s)
-	}
-	dark := 0
+//
+// It works on rows and columns as bit lines, 64 modules to an operation.
+func qrMaskPenalties(mods []byte, fn []bool, s int, level QRCorrection) [8]int {
+	lines := make([]qrLine, 6*s)
+	rows, cols := lines[:s], lines[s:2*s]
+	dataRows, dataCols := lines[2*s:3*s], lines[3*s:4*s]
+	tr, tc := lines[4*s:5*s], lines[5*s:]
 	for r := 0; r < s; r++ {
-		row := mods[r*s : r*s+s]
-		for _, v := range row {
-			dark += int(v)
-		}
-		if r == s-1 {
-			break
-		}
-		next := mods[(r+1)*s : (r+1)*s+s]
-		for c := 0; c < s-1; c++ {
-			v := row[c]
-			if row[c+1] == v && next[c] == v && next[c+1] == v {
-				score += qrPenaltyN2
+		for c := 0; c < s; c++ {
+			p := r*s + c
+			if mods[p] != 0 {
+				rows[r].set(c)
+				cols[c].set(r)
+			}
+			if !fn[p] {
+				dataRows[r].set(c)
+				dataCols[c].set(r)
 			}
 		}
 	}
+	pairs := qrSpan(0, s-1) // where a module and the next are both in the line
 	total := s * s
-	score += qrPenaltyN4 * (abs(20*dark-10*total) / total)
-	return score
+
+	var scores [8]int
+	for m := 0; m < 8; m++ {
+		for i := 0; i < s; i++ {
+			tr[i] = rows[i].xor(qrMaskLines[m][i%12].and(dataRows[i]))
+			tc[i] = cols[i].xor(qrMaskColumns[m][i%12].and(dataCols[i]))
+		}
+		fb := qrFormatBits(level, m)
+		for i := 0; i < 15; i++ {
+			if fb>>i&1 == 0 {
+				continue
+			}
+			for _, rc := range qrFormatPositions(s, i) {
+				tr[rc[0]].set(rc[1])
+				tc[rc[1]].set(rc[0])
+			}
+		}
+
+		score, dark := 0, 0
+		for i := 0; i < s; i++ {
+			score += qrLinePenalty(tr[i], pairs) + qrLinePenalty(tc[i], pairs)
+			dark += tr[i].count()
+			if i+1 < s {
+				// Both rows agree at j and j+1, and row i agrees with itself from j to j+1.
+				same := tr[i].xor(tr[i+1]).not()
+				flat := tr[i].xor(tr[i].shr(1)).not()
+				score += qrPenaltyN2 * same.and(same.shr(1)).and(flat).and(pairs).count()
+			}
+		}
+		score += qrPenaltyN4 * (abs(20*dark-10*total) / total)
+		scores[m] = score
+	}
+	return scores
 }
 
-// qrLinePenalty scores rules 1 and 3 on the n modules of one row or column, starting at off and
-// step apart.
-func qrLinePenalty(mods []byte, off, step, n int) int {
-	score := 0
-	run := 0
-	var prev byte = 2
-	// hist holds the last modules seen, newest in bit 0, with light beyond the edge: 15 bits
-	// tell whether a 1011101 has four light modules before it, after it, or both.
-	var hist uint32
-	for k, p := 0, off; k < n+4; k++ {
-		var v byte
-		if k < n {
-			v = mods[p]
-			p += step
-			if v == prev {
-				run++
-			} else {
-				if run >= 5 {
-					score += qrPenaltyN1 + run - 5
-				}
-				prev, run = v, 1
-			}
-		}
-		hist = (hist<<1 | uint32(v)) & 0x7FFF
-		if hist&0x7FF == 0x05D || hist&0x7FF == 0x5D0 {
-			score += qrPenaltyN3
-			if hist == 0x05D0 {
-				score -= qrPenaltyN3 // light on both sides: one pattern, already counted
-			}
-		}
-	}
-	if run >= 5 {
-		score += qrPenaltyN1 + run - 5
-	}
+// qrLinePenalty scores rules 1 and 3 on one line; pairs marks the modules that have a next
+// module in the line.
+func qrLinePenalty(x, pairs qrLine) int {
+	x1, x2, x3 := x.shr(1), x.shr(2), x.shr(3)
+	// Rule 1: eq marks a module the same as the next; a run of k ≥ 5 has k−4 windows of five
+	// alike, one of them at its start, so N1 + (k−5) = windows + (N1−1)·starts.
+	eq := x.xor(x1).not().and(pairs)
+	win := eq.and(eq.shr(1)).and(eq.shr(2)).and(eq.shr(3))
+	starts := win.andNot(eq.shl(1))
+	score := win.count() + (qrPenaltyN1-1)*starts.count()
+	// Rule 3: 1011101 starting at a module, with 0000 ending just before it or starting just
+	// after it; the quiet zone and the zero bits past the line are light.
+	core := x.andNot(x1).and(x2).and(x3).and(x.shr(4)).andNot(x.shr(5)).and(x.shr(6))
+	light4 := x.or(x1).or(x2).or(x3).not()
+	score += qrPenaltyN3 * core.and(light4.shl(4).or(light4.shr(7))).count()
 	return score
 }

@@ -422,3 +422,154 @@ func FuzzQRModules(f *testing.F) {
 		}
 	})
 }
+
+// refPenalty is the mask evaluation score of a finished symbol, one module at a time, the
+// plain reading of Table 11 that qrMaskPenalties must agree with:
+//   - N1 + (k−5) for each run of k ≥ 5 modules of one colour in a row or column;
+//   - N2 for each 2×2 block of one colour (an m×n block so scores N2·(m−1)·(n−1));
+//   - N3 for each dark:light:dark:light:dark run of 1:1:3:1:1 in a row or column with 4 light
+//     modules before or after it, the light quiet zone beyond the edge counting as light;
+//   - N4 for each full 5 % by which the share of dark modules departs from 50 %.
+func refPenalty(mods []byte, s int) int {
+	score := 0
+	for i := 0; i < s; i++ {
+		score += refLinePenalty(mods, i*s, 1, s)
+		score += refLinePenalty(mods, i, s, s)
+	}
+	dark := 0
+	for r := 0; r < s; r++ {
+		row := mods[r*s : r*s+s]
+		for _, v := range row {
+			dark += int(v)
+		}
+		if r == s-1 {
+			break
+		}
+		next := mods[(r+1)*s : (r+1)*s+s]
+		for c := 0; c < s-1; c++ {
+			v := row[c]
+			if row[c+1] == v && next[c] == v && next[c+1] == v {
+				score += qrPenaltyN2
+			}
+		}
+	}
+	total := s * s
+	score += qrPenaltyN4 * (abs(20*dark-10*total) / total)
+	return score
+}
+
+// refLinePenalty scores rules 1 and 3 on the n modules of one row or column, starting at off and
+// step apart.
+func refLinePenalty(mods []byte, off, step, n int) int {
+	score := 0
+	run := 0
+	var prev byte = 2
+	// hist holds the last modules seen, newest in bit 0, with light beyond the edge: 15 bits
+	// tell whether a 1011101 has four light modules before it, after it, or both.
+	var hist uint32
+	for k, p := 0, off; k < n+4; k++ {
+		var v byte
+		if k < n {
+			v = mods[p]
+			p += step
+			if v == prev {
+				run++
+			} else {
+				if run >= 5 {
+					score += qrPenaltyN1 + run - 5
+				}
+				prev, run = v, 1
+			}
+		}
+		hist = (hist<<1 | uint32(v)) & 0x7FFF
+		if hist&0x7FF == 0x05D || hist&0x7FF == 0x5D0 {
+			score += qrPenaltyN3
+			if hist == 0x05D0 {
+				score -= qrPenaltyN3 // light on both sides: one pattern, already counted
+			}
+		}
+	}
+	if run >= 5 {
+		score += qrPenaltyN1 + run - 5
+	}
+	return score
+}
+
+// TestQRPenaltyRules pins the reference scorer to the rules of Table 11 on small cases.
+func TestQRPenaltyRules(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want int
+	}{
+		{"10101010101", 0},
+		{"1111101010", 3},          // a run of 5
+		{"1111111010", 5},          // a run of 7
+		{"0000011111", 6},          // two runs of 5
+		{"1011101", 40},            // the quiet zone is light on both sides: one pattern
+		{"00001011101", 40},        // light before (and after, beyond the edge)
+		{"110111011", 0},           // dark on both sides
+		{"1101110100001", 40},      // light after only
+		{"101110100001011101", 80}, // two patterns sharing the light between them
+		{"100001011101000011", 40}, // light on both sides counts once
+	} {
+		b := make([]byte, len(c.line))
+		for i := range b {
+			b[i] = c.line[i] - '0'
+		}
+		if got := refLinePenalty(b, 0, 1, len(b)); got != c.want {
+			t.Errorf("line %s scores %d, want %d", c.line, got, c.want)
+		}
+	}
+	// 3×3 light: four 2×2 blocks (4·N2) and 0 % dark, ten 5 % steps from half (10·N4).
+	if got, want := refPenalty(make([]byte, 9), 3), 4*qrPenaltyN2+10*qrPenaltyN4; got != want {
+		t.Errorf("3×3 light scores %d, want %d", got, want)
+	}
+}
+
+// TestQRMaskPenalties checks the bit-parallel scorer against the reference, line by line on
+// random lines of every length a symbol has, and mask by mask on whole symbols.
+func TestQRMaskPenalties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for n := 2; n <= qrSize(qrMaxVersion); n++ {
+		for k := 0; k < 20; k++ {
+			b := make([]byte, n)
+			var l qrLine
+			for i := range b {
+				// Long runs and the 1011101 pattern must turn up, so not every bit is a coin toss.
+				if i >= 7 && rng.IntN(4) == 0 {
+					copy(b[i-7:i], []byte{0, 1, 0, 1, 1, 1, 0})
+				} else if i > 0 && rng.IntN(3) == 0 {
+					b[i] = b[i-1]
+				} else {
+					b[i] = byte(rng.IntN(2))
+				}
+			}
+			for i, v := range b {
+				if v != 0 {
+					l.set(i)
+				}
+			}
+			if got, want := qrLinePenalty(l, qrSpan(0, n-1)), refLinePenalty(b, 0, 1, n); got != want {
+				t.Fatalf("line %v scores %d, reference %d", b, got, want)
+			}
+		}
+	}
+	for _, v := range []int{1, 2, 6, 7, 8, 10, 13, 14, 20, 21, 27, 28, 32, 34, 35, 40} {
+		level := qrLevels[v%4].level
+		content := qrTestContent(rng, "binary", qrCapacity(v, level))
+		s := qrSize(v)
+		mods, fn := make([]byte, s*s), make([]bool, s*s)
+		qrDrawFunctionPatterns(mods, fn, v)
+		qrPlace(mods, fn, s, qrCodewords(content, v, level))
+		got := qrMaskPenalties(mods, fn, s, level)
+		for m := 0; m < 8; m++ {
+			sym, err := qrEncode(content, level, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := refPenalty(sym.mods, s); got[m] != want {
+				t.Errorf("version %d mask %d scores %d, reference %d", v, m, got[m], want)
+			}
+		}
+	}
+}
