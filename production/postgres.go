@@ -165,6 +165,16 @@ func allocateCardNumbers(ctx context.Context, tx pgx.Tx, n int) ([]CardNumber, e
 // state the table allows, and the audit row is written from what the update returned. When nothing
 // moved, a second look says why.
 func TransitionCard(ctx context.Context, tx pgx.Tx, n CardNumber, to CardState, actor, reason string) (from CardState, err error) {
+	return transitionCardSet(ctx, tx, n, to, actor, reason, "")
+}
+
+// transitionCardSet is TransitionCard that also sets other columns of the card in the same
+// update (set: "col = $6, …", the row aliased c, its arguments in args): every update of a card
+// changes an indexed column (its state), so each one writes every index of the table again.
+func transitionCardSet(ctx context.Context, tx pgx.Tx, n CardNumber, to CardState, actor, reason, set string, args ...any) (from CardState, err error) {
+	if set != "" {
+		set = ", " + set
+	}
 	var froms []string
 	for s := range cardTransitions {
 		if s.To(to) == nil {
@@ -172,13 +182,13 @@ func TransitionCard(ctx context.Context, tx pgx.Tx, n CardNumber, to CardState, 
 		}
 	}
 	err = tx.QueryRow(ctx, `WITH moved AS (
-			UPDATE cards c SET state = $2, updated_at = now()
+			UPDATE cards c SET state = $2, updated_at = now()`+set+`
 			FROM (SELECT card_number, state FROM cards WHERE card_number = $1 FOR UPDATE) old
 			WHERE c.card_number = old.card_number AND old.state = ANY($3)
 			RETURNING old.state)
 		INSERT INTO audit_log (actor, entity, entity_id, from_state, to_state, reason)
 		SELECT $4, 'card', $1, state, $2, $5 FROM moved RETURNING from_state`,
-		string(n), string(to), froms, actor, nullString(reason)).Scan(&from)
+		append([]any{string(n), string(to), froms, actor, nullString(reason)}, args...)...).Scan(&from)
 	if err == nil {
 		return from, nil
 	}

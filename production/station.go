@@ -429,12 +429,9 @@ func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
 		}
 		c := inFlight{Number: card.Number, OrderID: card.OrderID, CardType: ct}
 		now := w.now()
-		if _, err := TransitionCard(ctx, tx, c.Number, CardInProduction, w.actor(), "taken by station "+w.Config.Name); err != nil {
+		if _, err := transitionCardSet(ctx, tx, c.Number, CardInProduction, w.actor(), "taken by station "+w.Config.Name,
+			"expiry = coalesce(c.expiry, $6::date), station = $7", ExpiryFor(now, w.Zone).Format(time.DateOnly), w.Config.Name); err != nil {
 			return err
-		}
-		if _, err := tx.Exec(ctx, "UPDATE cards SET expiry = coalesce(expiry, $2), station = $3 WHERE card_number = $1",
-			string(c.Number), ExpiryFor(now, w.Zone).Format(time.DateOnly), w.Config.Name); err != nil {
-			return fmt.Errorf("card %s: set expiry: %w", c.Number, err)
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO card_attempts (card_number, attempt, station, step, printer_uri)
 			VALUES ($1, (SELECT coalesce(max(attempt), 0) + 1 FROM card_attempts WHERE card_number = $1), $2, $3, $4)
@@ -628,13 +625,13 @@ func (w *StationWorker) printed(ctx context.Context, f *inFlight, job *printer.J
 func (w *StationWorker) produced(ctx context.Context, f *inFlight) error {
 	now := w.now()
 	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
-		if _, err := TransitionCard(ctx, tx, f.Number, CardProduced, w.actor(), "in the output tray"); err != nil {
+		if _, err := transitionCardSet(ctx, tx, f.Number, CardProduced, w.actor(), "in the output tray", "station = NULL"); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = 'ejected', outcome = 'produced', ended_at = now() WHERE attempt_id = $1`, f.AttemptID); err != nil {
 			return fmt.Errorf("card %s: close attempt: %w", f.Number, err)
 		}
-		if err := w.leave(ctx, tx, f, "produced"); err != nil {
+		if err := w.leave(ctx, tx, f, "produced", false); err != nil {
 			return err
 		}
 		var left int
@@ -661,16 +658,19 @@ func (w *StationWorker) produced(ctx context.Context, f *inFlight) error {
 	return nil
 }
 
-// leave books the blank used and frees the card from the station.
-func (w *StationWorker) leave(ctx context.Context, tx pgx.Tx, f *inFlight, kind string) error {
+// leave books the blank used and frees the station (and the card from it, unless the caller's
+// transition did that already).
+func (w *StationWorker) leave(ctx context.Context, tx pgx.Tx, f *inFlight, kind string, freeCard bool) error {
 	if kind != "" {
 		if _, err := tx.Exec(ctx, `INSERT INTO blank_stock (station, card_type, kind, quantity, card_number, by) VALUES ($1, $2, $3, 1, $4, $5)`,
 			w.Config.Name, string(f.CardType), kind, string(f.Number), w.actor()); err != nil {
 			return fmt.Errorf("card %s: book blank: %w", f.Number, err)
 		}
 	}
-	if _, err := tx.Exec(ctx, "UPDATE cards SET station = NULL WHERE card_number = $1", string(f.Number)); err != nil {
-		return fmt.Errorf("card %s: leave station: %w", f.Number, err)
+	if freeCard {
+		if _, err := tx.Exec(ctx, "UPDATE cards SET station = NULL WHERE card_number = $1", string(f.Number)); err != nil {
+			return fmt.Errorf("card %s: leave station: %w", f.Number, err)
+		}
 	}
 	_, err := tx.Exec(ctx, `UPDATE stations SET state = CASE WHEN state = 'parked' THEN state ELSE 'idle' END,
 		parked_card = CASE WHEN parked_card = $2 THEN NULL ELSE parked_card END, updated_at = now() WHERE name = $1`, w.Config.Name, string(f.Number))
@@ -725,7 +725,7 @@ func (w *StationWorker) spoil(ctx context.Context, f *inFlight, reason string, b
 		if blankUsed {
 			kind = "spoiled"
 		}
-		if err := w.leave(ctx, tx, f, kind); err != nil {
+		if err := w.leave(ctx, tx, f, kind, true); err != nil {
 			return err
 		}
 		// Attempts cut short by the station (crash, park) are not the card's failures.
