@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/go-pdf/fpdf"
+	"cardline/internal/pdf"
 )
 
 // A Letter is the carrier letter that goes in an envelope with its card: who the card is for and
@@ -30,48 +30,44 @@ const (
 	letterWrongEN = "Is anything on the card wrong (name, employer or photo)? Do not use it. Contact the person who ordered the card at your employer and give them the card number above: they will order a new card."
 )
 
-// WriteLetters renders one A5 page per letter, in the given (packing) order, with the labeler's
-// return address and clock. Long names and company names wrap; nothing is cut.
+// WriteLetters renders one A5 page per letter (a letter too long for one goes on over the next),
+// in the given (packing) order, with the labeler's return address and clock. Long names and
+// company names wrap; nothing is cut. Pages go to w as they are done.
 func (l *Labeler) WriteLetters(w io.Writer, letters []Letter) error {
 	if len(letters) == 0 {
 		return fmt.Errorf("write carrier letters: no letters")
 	}
-	pdf := fpdf.New("P", "mm", "A5", "")
-	pdf.SetMargins(14, 14, 14)
-	pdf.SetAutoPageBreak(true, 14)
-	pdf.SetTitle("HMS-kort: følgebrev", true)
-	pdf.SetCreator("cardline", true)
-	pdf.SetLang("nb-NO")
-	pdf.SetCatalogSort(true)
-	now := l.now()
-	pdf.SetCreationDate(now)
-	pdf.SetModificationDate(now)
-	pdf.AddUTF8FontFromBytes("go", "", l.regular.ttf)
-	pdf.AddUTF8FontFromBytes("go", "B", l.bold.ttf)
+	fonts, err := labelFonts()
+	if err != nil {
+		return fmt.Errorf("write carrier letters: fonts: %w", err)
+	}
+	doc := pdf.NewWriter(w, mm, pdf.Info{Title: "HMS-kort: følgebrev", Creator: "cardline", Producer: "cardline",
+		Created: l.now(), Lang: "nb-NO"})
+	f := &flow{pageW: 148, pageH: 210, margin: 14, doc: doc, fonts: fonts}
 	s := l.sender
 	for _, lt := range letters {
-		pdf.AddPage()
-		pdf.SetFont("go", "", 8)
-		pdf.MultiCell(0, 4, fmt.Sprintf("%s, %s, %s %s", s.Name, s.Street, s.PostalCode, s.City), "", "L", false)
-		pdf.Ln(3)
-		pdf.SetFont("go", "", 10)
+		f.addPage()
+		f.setFont(false, 8)
+		f.multiCell(4, fmt.Sprintf("%s, %s, %s %s", s.Name, s.Street, s.PostalCode, s.City))
+		f.ln(3)
+		f.setFont(false, 10)
 		to := []string{lt.To.Name}
 		if lt.To.Attention != "" {
 			to = append(to, "Att: "+lt.To.Attention)
 		}
 		to = append(to, lt.To.Street, lt.To.PostalCode+" "+lt.To.City)
 		for _, line := range to {
-			pdf.MultiCell(0, 5, line, "", "L", false)
+			f.multiCell(5, line)
 		}
-		pdf.Ln(6)
-		pdf.SetFont("go", "B", 16)
-		pdf.MultiCell(0, 8, letterTitle, "", "L", false)
-		pdf.Ln(2)
+		f.ln(6)
+		f.setFont(true, 16)
+		f.multiCell(8, letterTitle)
+		f.ln(2)
 		field := func(label, value string) {
-			pdf.SetFont("go", "", 9)
-			pdf.CellFormat(45, 6, label, "", 0, "L", false, 0, "")
-			pdf.SetFont("go", "B", 11)
-			pdf.MultiCell(0, 6, value, "", "L", false)
+			f.setFont(false, 9)
+			f.cell(45, 6, label, "", alignLeft, false)
+			f.setFont(true, 11)
+			f.multiCell(6, value)
 		}
 		field("Kortholder / Card holder", lt.HolderName)
 		field("Arbeidsgiver / Employer", lt.Company)
@@ -79,21 +75,24 @@ func (l *Labeler) WriteLetters(w io.Writer, letters []Letter) error {
 		field("Ordre / Order", lt.OrderID)
 		field("Konvolutt / Envelope", string(lt.Envelope))
 		field("Kort / Card", fmt.Sprintf("%d av %d / %d of %d", lt.Index, lt.Of, lt.Index, lt.Of))
-		pdf.Ln(4)
+		f.ln(4)
 		for _, p := range []string{letterBodyNO, letterBodyEN} {
-			pdf.SetFont("go", "", 10)
-			pdf.MultiCell(0, 5, p, "", "L", false)
-			pdf.Ln(2)
+			f.setFont(false, 10)
+			f.multiCell(5, p)
+			f.ln(2)
 		}
-		pdf.Ln(2)
+		f.ln(2)
 		for _, p := range []string{letterWrongNO, letterWrongEN} {
-			pdf.SetFont("go", "B", 10)
-			pdf.MultiCell(0, 5, p, "", "L", false)
-			pdf.Ln(2)
+			f.setFont(true, 10)
+			f.multiCell(5, p)
+			f.ln(2)
 		}
 	}
-	if err := pdf.Output(w); err != nil {
+	if err := doc.Close(); err != nil {
 		return fmt.Errorf("write carrier letters: %w", err)
+	}
+	if f.err != nil {
+		return fmt.Errorf("write carrier letters: %w", f.err)
 	}
 	return nil
 }

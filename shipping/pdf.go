@@ -289,6 +289,9 @@ const (
 // when a cell would cross the bottom margin. Without a document it only counts the pages, so the
 // footer of a drawn flow can name their number.
 type flow struct {
+	// The page and its margin, in mm; zero: the manifest's A4 with flowMargin.
+	pageW, pageH, margin float64
+
 	doc    *pdf.Document // nil: count pages only
 	fonts  pdfFaces
 	font   *pdf.Font
@@ -313,13 +316,16 @@ func (f *flow) setFont(bold bool, size float64) {
 
 // addPage finishes the current page with its footer and begins the next.
 func (f *flow) addPage() {
+	if f.pageW == 0 {
+		f.pageW, f.pageH, f.margin = sheetW, sheetH, flowMargin
+	}
 	f.finish()
 	f.page++
-	f.x, f.y = flowMargin, flowMargin
+	f.x, f.y = f.margin, f.margin
 	if f.doc == nil {
 		return
 	}
-	if err := f.doc.AddPage(sheetW, sheetH); err != nil && f.err == nil {
+	if err := f.doc.AddPage(f.pageW, f.pageH); err != nil && f.err == nil {
 		f.err = err
 	}
 	f.doc.SetLineWidth(flowLine)
@@ -335,7 +341,7 @@ func (f *flow) finish() {
 	}
 	font, size, x, y := f.font, f.size, f.x, f.y
 	f.setFont(false, 8)
-	f.x, f.y = flowMargin, sheetH-flowFooterY
+	f.x, f.y = f.margin, f.pageH-flowFooterY
 	f.draw(0, 5, f.footer(f.page, f.pages), "", alignCentre)
 	f.font, f.size, f.x, f.y = font, size, x, y
 	f.doc.SetFont(font, size)
@@ -344,18 +350,18 @@ func (f *flow) finish() {
 // cell sets text in a cell w wide (0: to the right margin) and h high, with a border line at its
 // bottom ("B") or top ("T"); then moves right, or to the start of the next line.
 func (f *flow) cell(w, h float64, text, border string, a align, newline bool) {
-	if f.y+h > sheetH-flowMargin {
+	if f.y+h > f.pageH-f.margin {
 		x := f.x
 		f.addPage()
 		f.x = x
 	}
 	if w == 0 {
-		w = sheetW - flowMargin - f.x
+		w = f.pageW - f.margin - f.x
 	}
 	f.draw(w, h, text, border, a)
 	f.lastH = h
 	if newline {
-		f.x, f.y = flowMargin, f.y+h
+		f.x, f.y = f.margin, f.y+h
 	} else {
 		f.x += w
 	}
@@ -366,7 +372,7 @@ func (f *flow) draw(w, h float64, text, border string, a align) {
 		return
 	}
 	if w == 0 {
-		w = sheetW - flowMargin - f.x
+		w = f.pageW - f.margin - f.x
 	}
 	switch border {
 	case "B":
@@ -392,17 +398,22 @@ func (f *flow) draw(w, h float64, text, border string, a align) {
 func (f *flow) width(s string) float64 { return f.font.Width(s, f.size) / mm }
 
 // ln moves to the start of a line h below the current one.
-func (f *flow) ln(h float64) { f.x, f.y = flowMargin, f.y+h }
+func (f *flow) ln(h float64) { f.x, f.y = f.margin, f.y+h }
 
 // multiCell sets text from the current position to the right margin, wrapped at spaces (a word
 // longer than a line is broken), one cell h high per line.
 func (f *flow) multiCell(h float64, text string) {
-	room := sheetW - flowMargin - f.x - 2*flowCellMargin
+	x0 := f.x // every line starts here: a column beside a label cell
+	room := f.pageW - f.margin - x0 - 2*flowCellMargin
+	cell := func(text string) {
+		f.x = x0
+		f.cell(0, h, text, "", alignLeft, true)
+	}
 	line := ""
 	for _, word := range strings.Fields(text) {
 		for f.width(word) > room {
 			if line != "" {
-				f.cell(0, h, line, "", alignLeft, true)
+				cell(line)
 				line = ""
 			}
 			n := len(word)
@@ -410,7 +421,7 @@ func (f *flow) multiCell(h float64, text string) {
 				_, size := utf8.DecodeLastRuneInString(word[:n])
 				n -= size
 			}
-			f.cell(0, h, word[:n], "", alignLeft, true)
+			cell(word[:n])
 			word = word[n:]
 		}
 		switch {
@@ -419,9 +430,9 @@ func (f *flow) multiCell(h float64, text string) {
 		case f.width(line+" "+word) <= room:
 			line += " " + word
 		default:
-			f.cell(0, h, line, "", alignLeft, true)
+			cell(line)
 			line = word
 		}
 	}
-	f.cell(0, h, line, "", alignLeft, true)
+	cell(line)
 }
