@@ -199,7 +199,7 @@ type StationWorker struct {
 	Encoder   ChipEncoder
 	Printer   CardPrinter
 	Transport CardTransport
-	Renderer  *printer.Renderer
+	Renderer  *printer.Renderer // may be shared by every worker of the process
 	Zone      *time.Location // for expiry dates [Oslo]
 	Log       *slog.Logger
 	Metrics   StationMetrics

@@ -46,6 +46,7 @@ func loadCommand() command {
 		fs.IntVar(&o.stations, "stations", 2, "station workers")
 		fs.IntVar(&o.perOrder, "cards-per-order", 2, "cards in each order (the last order takes what is left)")
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+		fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to this file at the run's highest heap in use")
 		fs.BoolVar(&o.pipelined, "pipelined", true, "run every stage at once, as serve does (false: stage after stage, with the figures of each)")
 		fs.Uint64Var(&o.seed, "seed", 7, "seed of the sample generator")
 		pgStatements := fs.Int("pg-statements", 0, "print this many PostgreSQL statements that took the most server time (pg_stat_statements)")
@@ -116,7 +117,7 @@ func printStatements(ctx context.Context, w io.Writer, url string, n, cards int)
 type loadOptions struct {
 	cards, stations, perOrder int
 	seed                      uint64
-	cpuProfile                string
+	cpuProfile, memProfile    string
 	pipelined                 bool
 	databaseURL               string // an empty database
 }
@@ -199,6 +200,35 @@ func machineBusy() time.Duration {
 	return time.Duration(busy) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
+// heapPeakProfile samples the heap in use every 100 ms and writes a heap profile to path each
+// time it reaches a new high, so the file ends up showing what held the most memory.
+func heapPeakProfile(path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse <= peak+peak/20 { // a new high by 5 %: not a profile every tick
+				continue
+			}
+			peak = ms.HeapInuse
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
 // mailSink is the load run's mail relay: it takes each rendered mail and keeps only a count.
 type mailSink struct{ sent atomic.Int64 }
 
@@ -258,6 +288,10 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 			return nil, fmt.Errorf("cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if o.memProfile != "" {
+		stopPeak := heapPeakProfile(o.memProfile)
+		defer stopPeak()
 	}
 	runtime.GC()
 	startWall, startCPU, startMachine := time.Now(), processCPU(), machineBusy()
@@ -483,12 +517,12 @@ func (l *loadLine) planEvery(d time.Duration) func(context.Context) error {
 // startStations starts the instant station workers.
 func (l *loadLine) startStations() error {
 	keys := encoder.DevKeys() // the instant chips never leave the process
+	renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: l.cfg.statusBaseURL, SigningKey: l.qrKey})
+	if err != nil {
+		return err
+	}
 	for i := range l.o.stations {
 		parts, err := production.NewInstantStation(i+1, keys)
-		if err != nil {
-			return err
-		}
-		renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: l.cfg.statusBaseURL, SigningKey: l.qrKey})
 		if err != nil {
 			return err
 		}

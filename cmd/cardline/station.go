@@ -327,6 +327,12 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 	if err != nil {
 		return nil, err
 	}
+	// One renderer for every station: it caches each card type's static layers (15 MB for three
+	// types), which need not be held once a station.
+	renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: s.cfg.statusBaseURL, SigningKey: key})
+	if err != nil {
+		return nil, err
+	}
 	var vs *encoder.VirtualStation
 	slot := 0
 	var cleanups []func()
@@ -409,11 +415,6 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 			transport = manualTransport{enc}
 		}
 		cleanups = append(cleanups, func() { enc.Close() })
-		renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: s.cfg.statusBaseURL, SigningKey: key})
-		if err != nil {
-			cleanup()
-			return nil, err
-		}
 		workers = append(workers, &production.StationWorker{Config: cfg, Store: s.store, Bus: s.bus, Encoder: enc,
 			Printer: client, Transport: transport, Renderer: renderer, Log: s.log, Metrics: s.metrics}) // nil-safe
 	}
