@@ -200,7 +200,7 @@ type StationWorker struct {
 	Printer   CardPrinter
 	Transport CardTransport
 	Renderer  *printer.Renderer // may be shared by every worker of the process
-	Zone      *time.Location // for expiry dates [Oslo]
+	Zone      *time.Location    // for expiry dates [Oslo]
 	Log       *slog.Logger
 	Metrics   StationMetrics
 	// Poll is how long an idle or parked worker waits before looking again [500 ms].
