@@ -271,10 +271,18 @@ func drawQR(img *image.RGBA, box image.Rectangle, mods [][]bool) {
 	side := n * m
 	x0 := box.Min.X + (box.Dx()-side)/2
 	y0 := box.Min.Y + (box.Dy()-side)/2
+	// Dark modules written straight into the pixels (a draw call a module allocated per module).
+	black := [4]byte{0, 0, 0, 0xff}
 	for y, row := range mods {
-		for x, dark := range row {
-			if dark {
-				fill(img, image.Rect(x0+x*m, y0+y*m, x0+x*m+m, y0+y*m+m), color.RGBA{0, 0, 0, 0xff})
+		for py := y0 + y*m; py < y0+y*m+m; py++ {
+			line := img.Pix[img.PixOffset(x0, py):][:4*side]
+			for x, dark := range row {
+				if !dark {
+					continue
+				}
+				for px := x * m; px < x*m+m; px++ {
+					copy(line[4*px:4*px+4], black[:])
+				}
 			}
 		}
 	}
