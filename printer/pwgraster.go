@@ -143,15 +143,43 @@ func (e *rasterEncoder) page(face *image.RGBA, tf pageTransform) error {
 func (e *rasterEncoder) turn(face *image.RGBA, x0, n int, mirrorX bool) {
 	const noAlpha = 0x00ffffff
 	lines := e.lines[:n]
-	for y := range pageWidth {
-		p := pageWidth - 1 - y
-		if mirrorX {
-			p = y
+	// Eight face rows at a time: each page line then takes eight neighbouring pixels (32 bytes)
+	// at once, and the eight row segments read stay in the L1 cache while every line takes its
+	// share.
+	const block = 8
+	var rows [block][]byte
+	for y0 := 0; y0 < pageWidth; y0 += block {
+		m := min(block, pageWidth-y0)
+		for r := range m {
+			off := face.PixOffset(face.Rect.Min.X+x0, face.Rect.Min.Y+y0+r)
+			rows[r] = face.Pix[off : off+4*n : off+4*n]
 		}
-		off := face.PixOffset(face.Rect.Min.X+x0, face.Rect.Min.Y+y)
-		src := face.Pix[off : off+4*n]
-		for k := range lines {
-			lines[k][p] = binary.LittleEndian.Uint32(src[4*k:]) & noAlpha
+		if m == block && !mirrorX {
+			// Page position of row y is pageWidth-1-y: the block's rows land at p … p-7.
+			p := pageWidth - 1 - y0 - (block - 1)
+			for k := range lines {
+				dst := (*[block]uint32)(lines[k][p : p+block])
+				i := 4 * k
+				dst[7] = binary.LittleEndian.Uint32(rows[0][i:]) & noAlpha
+				dst[6] = binary.LittleEndian.Uint32(rows[1][i:]) & noAlpha
+				dst[5] = binary.LittleEndian.Uint32(rows[2][i:]) & noAlpha
+				dst[4] = binary.LittleEndian.Uint32(rows[3][i:]) & noAlpha
+				dst[3] = binary.LittleEndian.Uint32(rows[4][i:]) & noAlpha
+				dst[2] = binary.LittleEndian.Uint32(rows[5][i:]) & noAlpha
+				dst[1] = binary.LittleEndian.Uint32(rows[6][i:]) & noAlpha
+				dst[0] = binary.LittleEndian.Uint32(rows[7][i:]) & noAlpha
+			}
+			continue
+		}
+		for r := range m {
+			p := pageWidth - 1 - (y0 + r)
+			if mirrorX {
+				p = y0 + r
+			}
+			src := rows[r]
+			for k := range lines {
+				lines[k][p] = binary.LittleEndian.Uint32(src[4*k:]) & noAlpha
+			}
 		}
 	}
 }
