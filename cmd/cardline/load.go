@@ -141,6 +141,13 @@ type loadResult struct {
 	// sometimes repeat one already carded at the same employer, which intake rightly refuses.
 	rejected   int
 	photoBytes int
+	// marks are when each stage of a pipelined run finished its last piece of work, from the start.
+	marks []loadMark
+}
+
+type loadMark struct {
+	what string
+	at   time.Duration
 }
 
 func (r *loadResult) print(w io.Writer) {
@@ -153,6 +160,9 @@ func (r *loadResult) print(w io.Writer) {
 	for _, p := range r.phases {
 		fmt.Fprintf(w, "  %-26s %10s %7.1f%% %11.2f ms/c %11.2f ms/c %7.1f MB\n", p.name, p.wall.Round(time.Millisecond),
 			100*p.wall.Seconds()/r.wall.Seconds(), ms(p.cpu)/float64(r.cards), ms(p.machine)/float64(r.cards), float64(p.peakRSSKB)/1024)
+	}
+	for _, m := range r.marks {
+		fmt.Fprintf(w, "  %-26s %10s\n", m.what, m.at.Round(time.Millisecond))
 	}
 	fmt.Fprintf(w, "  temporary-card mails: %d to the in-process sink; photos %d bytes (JPEG); generated orders rejected by intake: %d\n",
 		r.mails, r.photoBytes, r.rejected)
@@ -388,9 +398,11 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 			if err := l.startStations(); err != nil {
 				return err
 			}
+			mark := func(what string) { res.marks = append(res.marks, loadMark{what, time.Since(startWall)}) }
 			if err := waitFor(ctx, 10*time.Minute, "orders handled and mail jobs recorded", intakeDone); err != nil {
 				return err
 			}
+			mark("  last order taken in")
 			var accepted int
 			if err := svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state <> 'blocked'`).Scan(&accepted); err != nil {
 				return err
@@ -405,11 +417,17 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 			}); err != nil {
 				return err
 			}
+			mark("  last card produced")
 			// The day's pickup: one shipping batch takes what the day produced.
 			if err := l.shipAll(ctx, accepted); err != nil {
 				return err
 			}
-			return waitFor(ctx, 10*time.Minute, "temporary cards mailed", mailDone)
+			mark("  every card dispatched")
+			if err := waitFor(ctx, 10*time.Minute, "temporary cards mailed", mailDone); err != nil {
+				return err
+			}
+			mark("  last mail sent")
+			return nil
 		}); err != nil {
 			return nil, err
 		}
