@@ -272,11 +272,14 @@ func (w *StationWorker) Run(ctx context.Context) error {
 	if err := w.Bus.InitTopics(ctx, StationConsumerGroup, TopicCardsProduced, TopicCardsSpoiled); err != nil {
 		return fmt.Errorf("station %s: %w", w.Config.Name, err)
 	}
-	conn, err := w.Store.pool.Acquire(ctx)
+	// The lock's connection is the worker's own, not the pool's: a pool holding one connection
+	// per station for as long as the station runs would have none left for the work once there
+	// are as many stations as the pool has connections.
+	conn, err := pgx.ConnectConfig(ctx, w.Store.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return fmt.Errorf("station %s: acquire lock connection: %w", w.Config.Name, err)
+		return fmt.Errorf("station %s: connect for its lock: %w", w.Config.Name, err)
 	}
-	defer conn.Release()
+	defer conn.Close(context.WithoutCancel(ctx))
 	for {
 		var got bool
 		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", stationLockKey(w.Config.Name)).Scan(&got); err != nil {

@@ -734,3 +734,28 @@ func TestStationFinishesCardInHandOnStop(t *testing.T) {
 		t.Errorf("%d attempts not produced", n)
 	}
 }
+
+// More stations in one process than its pool has connections: each station's lock holds a
+// connection of its own, so the work still gets the pool's (it hung when the locks held them).
+func TestMoreStationsThanPoolConnections(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	cards := l.seedCards(t, Construction, 3, 3, 3)
+	stations := int(l.pool.Config().MaxConns) + 1
+	for i := range stations {
+		parts, err := NewInstantStation(i+1, encoder.DevKeys())
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, &StationWorker{
+			Config: StationConfig{Name: fmt.Sprintf("instant-%d", i+1), PrinterURI: fmt.Sprintf("instant:%d", i+1), Reader: "instant",
+				CardTypes: []CardType{Construction}},
+			Store: NewStore(l.pool), Bus: l.bus, Encoder: parts, Printer: parts, Transport: parts, Renderer: testRenderer(t),
+			Log: testLog(t), Poll: 20 * time.Millisecond,
+		})
+	}
+	l.waitUntil(t, len(cards), `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	l.checkProducedOnce(t, cards)
+	if n := l.count(t, `SELECT count(DISTINCT station) FROM card_attempts`); n < 2 {
+		t.Errorf("the cards were made by %d station(s)", n)
+	}
+}
