@@ -3,9 +3,8 @@ package production
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
+	"log/slog"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +20,8 @@ import (
 // message its result is usually waiting. The handler still does every check that needs the store,
 // and validates inline whatever the Prevalidator has not (or whose result is stale).
 type Prevalidator struct {
+	Log *slog.Logger // optional: where a failing read of the topic is reported
+
 	pool      *pgxpool.Pool
 	validator *Validator
 	workers   int
@@ -29,7 +30,7 @@ type Prevalidator struct {
 
 	mu       sync.Mutex
 	results  map[string]*prevalidated // by message uuid
-	inFlight map[string]bool
+	inFlight map[string]chan struct{} // closed when the message's validation ends
 }
 
 type prevalidated struct {
@@ -49,11 +50,11 @@ func NewPrevalidator(pool *pgxpool.Pool, v *Validator) *Prevalidator {
 		lookahead: 64,
 		maxAge:    30 * time.Second,
 		results:   map[string]*prevalidated{},
-		inFlight:  map[string]bool{},
+		inFlight:  map[string]chan struct{}{},
 	}
 }
 
-// Run validates ahead until ctx ends.
+// Run validates ahead until ctx ends; it outlives a failing database, retrying every second.
 func (p *Prevalidator) Run(ctx context.Context) error {
 	jobs := make(chan string)
 	var wg sync.WaitGroup
@@ -68,11 +69,27 @@ func (p *Prevalidator) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 	defer close(jobs)
+	failing := false
 	for {
 		uuids, err := p.waiting(ctx)
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("prevalidate: %w", err)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// The topic's table may not exist yet (a fresh database, before the subscriber's
+			// first run), or the database may be restarting: try again, never give up for good.
+			if !failing && p.Log != nil {
+				p.Log.Warn("validation ahead: cannot read the input topic; the handler validates inline meanwhile", "err", err)
+			}
+			failing = true
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
 		}
+		failing = false
 		for _, u := range uuids {
 			select {
 			case jobs <- u:
@@ -112,14 +129,13 @@ func (p *Prevalidator) waiting(ctx context.Context) ([]string, error) {
 		if err := rows.Scan(&u); err != nil {
 			return nil, err
 		}
-		if p.results[u] == nil && !p.inFlight[u] {
-			p.inFlight[u] = true
+		if p.results[u] == nil && p.inFlight[u] == nil {
+			p.inFlight[u] = make(chan struct{})
 			out = append(out, u)
 		}
 	}
-	// Work from the far end of the window: the handler works from the near end, so the two meet
-	// in the middle instead of racing for the same messages.
-	slices.Reverse(out)
+	// In topic order, as the handler goes: it waits for a message being validated (take) and
+	// validates inline only one that no worker has started.
 	return out, rows.Err()
 }
 
@@ -137,6 +153,7 @@ func (p *Prevalidator) validate(ctx context.Context, uuid string) {
 		_ = ps // decode problems are cheap: the handler finds them again
 	}
 	p.mu.Lock()
+	close(p.inFlight[uuid])
 	delete(p.inFlight, uuid)
 	if err == nil && r.decoded {
 		p.results[uuid] = r
@@ -151,6 +168,15 @@ func (p *Prevalidator) take(uuid string, digest [sha256.Size]byte) (*Order, Prob
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if done := p.inFlight[uuid]; done != nil {
+		// Being validated right now: waiting costs less than validating it a second time.
+		p.mu.Unlock()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+		p.mu.Lock()
+	}
 	r := p.results[uuid]
 	delete(p.results, uuid)
 	if r == nil || r.digest != digest || time.Since(r.at) > p.maxAge {

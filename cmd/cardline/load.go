@@ -670,6 +670,7 @@ func startIntake(ctx context.Context, svc *service, m *temporary.Mailer) (*messa
 	}
 	v := &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now, AddressRule: labelAddressRule}
 	intake := &production.Intake{Bus: svc.bus, Log: svc.log, Now: time.Now, Validator: v, Ahead: production.NewPrevalidator(svc.pool, v)}
+	intake.Ahead.Log = svc.log
 	go func() {
 		if err := intake.Ahead.Run(ctx); err != nil {
 			svc.log.Warn("validation ahead stopped; intake validates inline", "err", err)

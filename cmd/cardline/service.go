@@ -113,7 +113,18 @@ func openService(ctx context.Context, cfg config, log *slog.Logger) (*service, e
 }
 
 func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	// pgx's default (4 connections on a 2-core machine) is shared here by the bus's subscribers,
+	// each holding a transaction while it handles a message, the mailer, the clock and every
+	// station: they queued for connections and the line ran at a fraction of its speed. A URL's
+	// own pool_max_conns wins.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultPoolConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
@@ -125,6 +136,9 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
+
+// defaultPoolConns is the connection pool's size unless the database URL says otherwise.
+const defaultPoolConns = 20
 
 // redactURL hides a password in a database URL for error messages.
 func redactURL(u string) string {
@@ -160,6 +174,7 @@ func (s *service) run(ctx context.Context) error {
 	}
 	v := &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now, AddressRule: labelAddressRule}
 	intake := &production.Intake{Bus: s.bus, Log: s.log, Now: time.Now, Validator: v, Ahead: production.NewPrevalidator(s.pool, v)}
+	intake.Ahead.Log = s.log
 	go func() {
 		if err := intake.Ahead.Run(ctx); err != nil {
 			s.log.Warn("validation ahead stopped; intake validates inline", "err", err)
