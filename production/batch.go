@@ -12,15 +12,14 @@ package production
 //   - Planning never tops up a planned batch that is not full: cards that arrive after a plan go
 //     into new batches, so a trickle of orders makes small batches. Topping up the newest planned
 //     batch of a type (when it is not started) would keep them full without breaking priority much.
-//   - The SLA sweep estimates production from the configured capacity (CARDLINE_STATION_CAPACITY,
-//     all stations together, any card type); it should use the measured throughput of the stations
-//     that are up, by card type, once stations record it. An order's at_risk flag stays until it
-//     leaves, and the WARN alert is logged once, when it is first flagged.
-//   - Retention (retention.go) cannot reach the audit log, which is append-only: a rejected
-//     order's entry keeps its problems in full as the reason, whose wording may name another
-//     holder's card. And a consumer group that stops reading keeps its topic's events for as long
-//     as its offsets row stays: retention names it (WARN, cardline_retention_messages_held), but
-//     there is no command yet to retire a group.
+//   - The SLA sweep takes the stations' measured speed (Store.MeasuredCapacity: the last hour of
+//     the stations that are up), or CARDLINE_STATION_CAPACITY when none has recent work; it does
+//     not yet tell card types apart (a station loaded with one type only makes that type). An
+//     order's at_risk flag stays until it leaves, and the WARN alert is logged once.
+//   - A consumer group that stops reading keeps its topic's events for as long as its offsets row
+//     stays: retention names it (WARN, cardline_retention_messages_held), but there is no command
+//     yet to retire a group. (The audit log, which retention cannot reach, names a rejected
+//     order's problems by field and rule only.)
 
 import (
 	"cmp"

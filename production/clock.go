@@ -19,8 +19,9 @@ type ClockConfig struct {
 	PlanEvery time.Duration
 	BatchSize int
 	// SLAEvery is how often orders are checked against their deadlines, with the line making
-	// Capacity cards an hour between all its stations, and NextPickup giving the post pickup that
-	// takes what is ready at a time (shipping's schedule).
+	// Capacity cards an hour between all its stations (unless the stations have measured their
+	// own: Store.MeasuredCapacity), and NextPickup giving the post pickup that takes what is
+	// ready at a time (shipping's schedule).
 	SLAEvery   time.Duration
 	Capacity   float64
 	NextPickup func(readyAt time.Time) (time.Time, error)
@@ -102,6 +103,10 @@ type Clock struct {
 type SLAReport struct {
 	At     time.Time
 	Orders []SLAAssessment
+	// Capacity is the cards an hour the sweep assumed: measured from the stations that are up,
+	// or the configured figure when none has recent work (Measured false).
+	Capacity float64
+	Measured bool
 }
 
 // ClockOption adjusts a Clock.
@@ -210,7 +215,14 @@ func (c *Clock) SweepSLA(ctx context.Context) ([]SLAAssessment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sla sweep: read orders: %w", err)
 	}
-	verdicts, err := AssessSLA(work, now, c.cfg.Capacity, c.cfg.Calendar.Zone(), c.cfg.NextPickup)
+	capacity, measured, err := c.store.MeasuredCapacity(ctx, now)
+	if err != nil {
+		return nil, fmt.Errorf("sla sweep: %w", err)
+	}
+	if !measured {
+		capacity = c.cfg.Capacity
+	}
+	verdicts, err := AssessSLA(work, now, capacity, c.cfg.Calendar.Zone(), c.cfg.NextPickup)
 	if err != nil {
 		return nil, fmt.Errorf("sla sweep: %w", err)
 	}
@@ -245,9 +257,9 @@ func (c *Clock) SweepSLA(ctx context.Context) ([]SLAAssessment, error) {
 		}
 	}
 	c.mu.Lock()
-	c.sla = SLAReport{At: now, Orders: verdicts}
+	c.sla = SLAReport{At: now, Orders: verdicts, Capacity: capacity, Measured: measured}
 	c.mu.Unlock()
-	c.metrics.slaSwept(verdicts, len(flag))
+	c.metrics.slaSwept(verdicts, len(flag), capacity, measured)
 	return verdicts, nil
 }
 

@@ -19,6 +19,7 @@ type Metrics struct {
 	slaAlerts      prometheus.Counter
 	ordersAtRisk   prometheus.Gauge
 	minSlack       prometheus.Gauge
+	slaCapacity    *prometheus.GaugeVec
 	slack          prometheus.Histogram
 	stationCards   *prometheus.CounterVec
 	stationFaults  *prometheus.CounterVec
@@ -39,6 +40,9 @@ func NewMetrics(store *Store) *Metrics {
 			Help: "Orders the SLA sweep newly found unable to meet their dispatch deadline on current capacity."}),
 		ordersAtRisk: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cardline_sla_orders_at_risk",
 			Help: "Orders not yet dispatched that the last SLA sweep found at risk."}),
+		slaCapacity: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardline_sla_capacity_cards_per_hour",
+			Help: "Cards an hour the last SLA sweep assumed the stations make: source measured (stations that are up, last hour) or configured."},
+			[]string{"source"}),
 		minSlack: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cardline_sla_min_slack_seconds",
 			Help: "The least slack (end of dispatch day minus planned pickup) of any order at the last sweep; negative is late."}),
 		slack: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cardline_sla_slack_hours",
@@ -60,7 +64,7 @@ func NewMetrics(store *Store) *Metrics {
 			Help: "Messages past their retention that the last retention run kept because a consumer group has not read them, by topic and group."},
 			[]string{"topic", "group"}),
 	}
-	m.Registry.MustRegister(m.jobRuns, m.slaAlerts, m.ordersAtRisk, m.minSlack, m.slack, m.stationCards, m.stationFaults,
+	m.Registry.MustRegister(m.slaCapacity, m.jobRuns, m.slaAlerts, m.ordersAtRisk, m.minSlack, m.slack, m.stationCards, m.stationFaults,
 		m.stationSeconds, m.erasedOrders, m.deletedMsgs, m.heldMsgs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if store != nil {
 		m.Registry.MustRegister(newStoreCollector(store))
@@ -114,10 +118,16 @@ func (m *Metrics) retained(r *RetentionResult) {
 	}
 }
 
-func (m *Metrics) slaSwept(verdicts []SLAAssessment, newAlerts int) {
+func (m *Metrics) slaSwept(verdicts []SLAAssessment, newAlerts int, capacity float64, measured bool) {
 	if m == nil {
 		return
 	}
+	m.slaCapacity.Reset()
+	source := "configured"
+	if measured {
+		source = "measured"
+	}
+	m.slaCapacity.WithLabelValues(source).Set(capacity)
 	m.slaAlerts.Add(float64(newAlerts))
 	atRisk := 0
 	for i, v := range verdicts {

@@ -759,3 +759,56 @@ func TestMoreStationsThanPoolConnections(t *testing.T) {
 		t.Errorf("the cards were made by %d station(s)", n)
 	}
 }
+
+// The SLA sweep's capacity comes from what the stations that are up did in the last hour: each
+// one's produced cards over the time its attempts took; a parked station, one with too few
+// attempts and attempts older than the hour do not count.
+func TestMeasuredCapacity(t *testing.T) {
+	ctx := context.Background()
+	l := openLine(t, testsupport.Postgres(t))
+	store := NewStore(l.pool)
+	now := time.Now().Truncate(time.Second)
+	if _, ok, err := store.MeasuredCapacity(ctx, now); err != nil || ok {
+		t.Fatalf("with no station: ok %v, %v", ok, err)
+	}
+	cards := l.seedCards(t, Construction, 10)
+	for _, q := range []string{
+		`INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('a', 'ipp://a', 'r', '{construction}')`,
+		`INSERT INTO stations (name, printer_uri, reader, card_types, state) VALUES ('parked', 'ipp://p', 'r', '{construction}', 'parked')`,
+		`INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('few', 'ipp://f', 'r', '{construction}')`,
+	} {
+		if _, err := l.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attempt := map[CardNumber]int{}
+	add := func(station string, card CardNumber, endedAgo, took time.Duration, outcome string) {
+		t.Helper()
+		attempt[card]++
+		end := now.Add(-endedAgo)
+		if _, err := l.pool.Exec(ctx, `INSERT INTO card_attempts (card_number, attempt, station, step, outcome, started_at, ended_at)
+			VALUES ($1, $2, $3, 'ejected', $4, $5, $6)`, string(card), attempt[card], station, outcome, end.Add(-took), end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a: 9 produced and 1 spoiled, a minute each, in the last hour: 9 cards in 10 minutes = 54 an hour;
+	// plus old work that no longer counts.
+	for i := range 10 {
+		outcome := "produced"
+		if i == 0 {
+			outcome = "spoiled"
+		}
+		add("a", cards[i], time.Duration(i+1)*time.Minute, time.Minute, outcome)
+		add("a", cards[i], 2*time.Hour, time.Hour/10, "spoiled")
+	}
+	for i := range 10 {
+		add("parked", cards[i], time.Minute, time.Second, "produced")
+	}
+	for i := range capacityMinAttempts - 1 {
+		add("few", cards[i], time.Minute, time.Second, "produced")
+	}
+	got, ok, err := store.MeasuredCapacity(ctx, now)
+	if err != nil || !ok || got < 53.99 || got > 54.01 {
+		t.Errorf("measured capacity %.2f (ok %v, %v), want 54 cards an hour", got, ok, err)
+	}
+}
