@@ -137,6 +137,16 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// withStore opens the database at url for one command and runs f with its production store.
+func withStore(ctx context.Context, url string, f func(*production.Store) error) error {
+	pool, err := openPool(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return f(production.NewStore(pool))
+}
+
 // defaultPoolConns is the connection pool's size unless the database URL says otherwise.
 const defaultPoolConns = 20
 

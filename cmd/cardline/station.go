@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -115,10 +114,10 @@ func parseStation(v string) (stationSpec, error) {
 func stationCommand() command {
 	return command{name: "station", summary: "stations: list with state and faults, clear a fault, run workers", subs: []command{
 		{name: "list", summary: "list stations with state, fault, parked card and counts", run: stationListCmd},
-		{name: "clear", summary: "clear a parked station's fault: its card is resolved and it takes cards again", run: stationClear},
+		{name: "clear", summary: "clear a parked station's fault: its card is resolved and it takes cards again", run: stationClear().run},
 		{name: "held", summary: "list cards held for an operator after spoiling too often", run: stationHeld},
-		{name: "release", summary: "release a held card: queued again with a fresh set of attempts", run: stationRelease},
-		{name: "retire", summary: "take a station removed from service out of the lists", run: stationRetire},
+		{name: "release", summary: "release a held card: queued again with a fresh set of attempts", run: stationRelease().run},
+		{name: "retire", summary: "take a station removed from service out of the lists", run: stationRetire().run},
 		{name: "run", summary: "run station workers without the rest of the service", run: stationRun},
 	}}
 }
@@ -131,25 +130,21 @@ func stationListCmd(ctx context.Context, a *app, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := openPool(ctx, cfg.databaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	store := production.NewStore(pool)
-	sts, err := store.Stations(ctx)
-	if err != nil {
-		return err
-	}
-	printStations(a.stdout, sts)
-	held, err := store.HeldCards(ctx)
-	if err != nil {
-		return err
-	}
-	if len(held) > 0 {
-		fmt.Fprintf(a.stdout, "\n%d card(s) held for an operator: cardline station held\n", len(held))
-	}
-	return nil
+	return withStore(ctx, cfg.databaseURL, func(store *production.Store) error {
+		sts, err := store.Stations(ctx)
+		if err != nil {
+			return err
+		}
+		printStations(a.stdout, sts)
+		held, err := store.HeldCards(ctx)
+		if err != nil {
+			return err
+		}
+		if len(held) > 0 {
+			fmt.Fprintf(a.stdout, "\n%d card(s) held for an operator: cardline station held\n", len(held))
+		}
+		return nil
+	})
 }
 
 func stationHeld(ctx context.Context, a *app, args []string) error {
@@ -160,87 +155,87 @@ func stationHeld(ctx context.Context, a *app, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := openPool(ctx, cfg.databaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	held, err := production.NewStore(pool).HeldCards(ctx)
-	if err != nil {
-		return err
-	}
-	if len(held) == 0 {
-		fmt.Fprintln(a.stdout, "no card is held")
-		return nil
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CARD\tORDER\tTYPE\tSPOILED\tDISPATCH BY\tSINCE\tWHY")
-	for _, h := range held {
-		by := "-"
-		if h.DispatchBy != nil {
-			by = h.DispatchBy.Local().Format("2006-01-02 15:04")
+	return withStore(ctx, cfg.databaseURL, func(store *production.Store) error {
+		held, err := store.HeldCards(ctx)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.Number, h.OrderID, h.CardType, h.Attempts, by,
-			h.Since.Local().Format("2006-01-02 15:04"), h.Hold)
-	}
-	tw.Flush()
-	fmt.Fprintln(a.stdout, "\nonce the cause is dealt with: cardline station release CARD --reason 'what was done'")
-	return nil
+		if len(held) == 0 {
+			fmt.Fprintln(a.stdout, "no card is held")
+			return nil
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CARD\tORDER\tTYPE\tSPOILED\tDISPATCH BY\tSINCE\tWHY")
+		for _, h := range held {
+			by := "-"
+			if h.DispatchBy != nil {
+				by = h.DispatchBy.Local().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.Number, h.OrderID, h.CardType, h.Attempts, by,
+				h.Since.Local().Format("2006-01-02 15:04"), h.Hold)
+		}
+		tw.Flush()
+		fmt.Fprintln(a.stdout, "\nonce the cause is dealt with: cardline station release CARD --reason 'what was done'")
+		return nil
+	})
 }
 
-func stationRelease(ctx context.Context, a *app, args []string) error {
+// operatorAction is a command by which an operator does one audited thing to one named station
+// or card: it takes the database flags, --by, any flags of its own, and exactly one argument.
+type operatorAction struct {
+	name, arg, summary, byHelp string
+	flags                      func(fs *flag.FlagSet)
+	act                        func(ctx context.Context, store *production.Store, arg, by string) (done string, err error)
+}
+
+func (o operatorAction) run(ctx context.Context, a *app, args []string) error {
 	var cfg config
-	fs := newFlags(a, "cardline station release", "CARD", "Releases a held card once its cause is dealt with: it is queued "+
-		"again under the same number, outside its old batch (planning puts it in by its deadline), with a fresh set of attempts.")
+	fs := newFlags(a, "cardline station "+o.name, strings.ToUpper(o.arg), o.summary)
 	cfg.dbFlags(fs)
-	by := fs.String("by", envOr("USER", "operator"), "who releases it (audit log)")
-	reason := fs.String("reason", "", "what was done about the cause (required; audit log)")
+	by := fs.String("by", envOr("USER", "operator"), o.byHelp)
+	if o.flags != nil {
+		o.flags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return errors.New("station release: name one card")
+		return fmt.Errorf("station %s: name one %s", o.name, o.arg)
 	}
-	n, err := production.ParseCardNumber(fs.Arg(0))
-	if err != nil {
-		return fmt.Errorf("station release: %w", err)
-	}
-	pool, err := openPool(ctx, cfg.databaseURL)
-	if err != nil {
+	return withStore(ctx, cfg.databaseURL, func(store *production.Store) error {
+		done, err := o.act(ctx, store, fs.Arg(0), *by)
+		if err == nil {
+			fmt.Fprintln(a.stdout, done)
+		}
 		return err
-	}
-	defer pool.Close()
-	if err := production.NewStore(pool).ReleaseCard(ctx, n, *by, *reason); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "card %s released: queued for the next plan\n", n)
-	return nil
+	})
 }
 
-func stationRetire(ctx context.Context, a *app, args []string) error {
-	var cfg config
-	fs := newFlags(a, "cardline station retire", "STATION", "Takes a station that was removed from service out of the "+
-		"lists; its history stays. It must be idle with no card on it. A worker started under the same name brings it back.")
-	cfg.dbFlags(fs)
-	by := fs.String("by", envOr("USER", "operator"), "who retires it (audit log)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("station retire: name one station")
-	}
-	pool, err := openPool(ctx, cfg.databaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := production.NewStore(pool).RetireStation(ctx, fs.Arg(0), *by); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "station %s retired\n", fs.Arg(0))
-	return nil
+func stationRelease() operatorAction {
+	var reason *string
+	return operatorAction{name: "release", arg: "card", byHelp: "who releases it (audit log)",
+		summary: "Releases a held card once its cause is dealt with: it is queued again under the same number, outside its " +
+			"old batch (planning puts it in by its deadline), with a fresh set of attempts.",
+		flags: func(fs *flag.FlagSet) {
+			reason = fs.String("reason", "", "what was done about the cause (required; audit log)")
+		},
+		act: func(ctx context.Context, store *production.Store, arg, by string) (string, error) {
+			n, err := production.ParseCardNumber(arg)
+			if err != nil {
+				return "", fmt.Errorf("station release: %w", err)
+			}
+			return fmt.Sprintf("card %s released: queued for the next plan", n), store.ReleaseCard(ctx, n, by, *reason)
+		}}
+}
+
+func stationRetire() operatorAction {
+	return operatorAction{name: "retire", arg: "station", byHelp: "who retires it (audit log)",
+		summary: "Takes a station that was removed from service out of the lists; its history stays. It must be idle with " +
+			"no card on it. A worker started under the same name brings it back.",
+		act: func(ctx context.Context, store *production.Store, name, by string) (string, error) {
+			return "station " + name + " retired", store.RetireStation(ctx, name, by)
+		}}
 }
 
 func printStations(w io.Writer, sts []production.StationStatus) {
@@ -259,29 +254,13 @@ func printStations(w io.Writer, sts []production.StationStatus) {
 	}
 }
 
-func stationClear(ctx context.Context, a *app, args []string) error {
-	var cfg config
-	fs := newFlags(a, "cardline station clear", "STATION", "Clears a parked station once its fault is fixed: its worker "+
-		"resolves the card it was parked with (produced if the printer completed it, else voided and remade) and takes cards again.")
-	cfg.dbFlags(fs)
-	by := fs.String("by", envOr("USER", "operator"), "who clears it (audit log)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("station clear: name one station")
-	}
-	pool, err := openPool(ctx, cfg.databaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := production.NewStore(pool).ClearStation(ctx, fs.Arg(0), *by); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "station %s cleared\n", fs.Arg(0))
-	return nil
+func stationClear() operatorAction {
+	return operatorAction{name: "clear", arg: "station", byHelp: "who clears it (audit log)",
+		summary: "Clears a parked station once its fault is fixed: its worker resolves the card it was parked with " +
+			"(produced if the printer completed it, else voided and remade) and takes cards again.",
+		act: func(ctx context.Context, store *production.Store, name, by string) (string, error) {
+			return "station " + name + " cleared", store.ClearStation(ctx, name, by)
+		}}
 }
 
 func stationRun(ctx context.Context, a *app, args []string) error {
