@@ -7,10 +7,15 @@ package production
 //
 //	claim        card queued → in_production, expiry set, attempt opened        (one short tx)
 //	feed blank   attempt step fed; the blank is at the coupler
-//	encode       chip written and read back; chip recorded good, card → encoded  (one tx)
-//	print        attempt step print_submitting, then the job id (print_submitted) before watching
-//	job done     card → printed
-//	eject        card → produced, CardProduced, blank used, order → produced when all its cards are
+//	encode       chip written and read back, print document made; chip recorded good, card →
+//	             encoded, attempt step print_submitting                          (one tx)
+//	print        Print-Job, then the job id recorded (print_submitted) before watching
+//	job done,    card → printed → produced, CardProduced, blank used, order → produced when all its
+//	eject        cards are                                                        (one tx)
+//
+// Five commits a card: each records a physical step (blank fed, chip written, job taken, card
+// out). What happens between two of them is software, or is found again from the printer's job
+// record by recovery.
 //
 // A failure of the card (chip fault, verify mismatch, job aborted, jam) sends it to the reject tray:
 // its chip is voided, the attempt closed with the reason, the card spoiled (CardSpoiled) and
@@ -511,12 +516,28 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 		return w.reject(ctx, f, "chip: "+err.Error())
 	}
 	f.ChipUID = res.UID
+	// The print document is made before the chip is recorded, so that one commit records both the
+	// good chip and that the job is about to go (print_submitting): nothing physical happens in
+	// between. A printer that cannot say what it takes is a station fault, after the chip is
+	// recorded (a chip encoded is never left unrecorded).
+	// Printer faults are judged by how the job ends, not by the status before it: a printer
+	// reports a fault until its next job starts, however long ago it was cleared.
+	var doc printer.Document
+	st, docErr := w.Printer.Status(ctx)
+	if docErr == nil {
+		doc, docErr = printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), Front: w.front, Back: w.back,
+			Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
+	}
+	step := stepPrintSubmitting
+	if docErr != nil {
+		step = stepEncoded
+	}
 	if err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO card_chips (uid, card_number, attempt_id, state) VALUES ($1, $2, $3, 'good')`,
 			res.UID, string(f.Number), f.AttemptID); err != nil {
 			return fmt.Errorf("card %s: record chip %X: %w", f.Number, res.UID, err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = $2, chip_uid = $3 WHERE attempt_id = $1`, f.AttemptID, stepEncoded, res.UID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = $2, chip_uid = $3 WHERE attempt_id = $1`, f.AttemptID, step, res.UID); err != nil {
 			return fmt.Errorf("card %s: record step: %w", f.Number, err)
 		}
 		_, err := TransitionCard(ctx, tx, f.Number, CardEncoded, w.actor(), fmt.Sprintf("chip %X", res.UID))
@@ -524,22 +545,10 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	}); err != nil {
 		return err
 	}
-	f.Step = stepEncoded
+	f.Step = step
 	w.step(stepEncoded)
-
-	// Printer faults are judged by how the job ends, not by the status before it: a printer
-	// reports a fault until its next job starts, however long ago it was cleared.
-	st, err := w.Printer.Status(ctx)
-	if err != nil {
-		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
-	}
-	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), Front: w.front, Back: w.back,
-		Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
-	if err != nil {
-		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
-	}
-	if err := w.setStep(ctx, f, stepPrintSubmitting); err != nil {
-		return err
+	if docErr != nil {
+		return fault(fmt.Errorf("card %s: printer: %w", f.Number, docErr))
 	}
 	f.JobID, err = w.Printer.Submit(ctx, doc)
 	if err != nil {
@@ -579,13 +588,13 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	case err != nil:
 		return fault(fmt.Errorf("card %s: %w", f.Number, err))
 	}
-	if err := w.printed(ctx, f, job); err != nil {
-		return err
-	}
+	// Printed: the card goes to the output tray and is recorded printed and produced in one
+	// commit (a crash before it is resolved from the job's record, as any submitted job is).
+	w.step(stepPrinted)
 	if err := w.Transport.EjectOutput(ctx); err != nil {
 		return fault(fmt.Errorf("card %s: eject to output: %w", f.Number, err))
 	}
-	return w.produced(ctx, f)
+	return w.produced(ctx, f, job)
 }
 
 // parksStation says whether a printer fault needs an operator before the next card. The kind
@@ -607,27 +616,17 @@ func parkingFault(fs []printer.Fault) *printer.Fault {
 	return nil
 }
 
-// printed records that the print job completed.
-func (w *StationWorker) printed(ctx context.Context, f *inFlight, job *printer.JobResult) error {
-	if err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = $2 WHERE attempt_id = $1`, f.AttemptID, stepPrinted); err != nil {
-			return fmt.Errorf("card %s: record step: %w", f.Number, err)
-		}
-		_, err := TransitionCard(ctx, tx, f.Number, CardPrinted, w.actor(), fmt.Sprintf("job %d completed", job.JobID))
-		return err
-	}); err != nil {
-		return err
-	}
-	f.Step = stepPrinted
-	w.step(stepPrinted)
-	return nil
-}
-
-// produced records the card in the output tray: attempt closed, blank used, CardProduced, and
-// the order produced when this was its last card.
-func (w *StationWorker) produced(ctx context.Context, f *inFlight) error {
+// produced records the card in the output tray: printed first when job is given (its job
+// completed and the card is not recorded printed yet), attempt closed, blank used, CardProduced,
+// and the order produced when this was its last card.
+func (w *StationWorker) produced(ctx context.Context, f *inFlight, job *printer.JobResult) error {
 	now := w.now()
 	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
+		if job != nil {
+			if _, err := TransitionCard(ctx, tx, f.Number, CardPrinted, w.actor(), fmt.Sprintf("job %d completed", job.JobID)); err != nil {
+				return err
+			}
+		}
 		if _, err := transitionCardSet(ctx, tx, f.Number, CardProduced, w.actor(), "in the output tray", "station = NULL"); err != nil {
 			return err
 		}
@@ -857,16 +856,15 @@ func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
 			}
 		}
 		if job.State == "completed" {
-			if state == CardEncoded {
-				if err := w.printed(ctx, f, job); err != nil {
-					return err
-				}
+			printedNow := job
+			if state != CardEncoded {
+				printedNow = nil // recorded printed before the crash
 			}
 			if err := w.Transport.EjectOutput(ctx); err != nil {
 				log.Warn("recovery: no card to eject to output (the transport lost it)", "err", err)
 			}
 			log.Info("recovery: job completed, chip good: produced")
-			return w.produced(ctx, f)
+			return w.produced(ctx, f, printedNow)
 		}
 	}
 	if err := w.Transport.EjectReject(ctx); err != nil {
