@@ -18,8 +18,8 @@
 // the portrait CR80 media (638 × 1011 px per page).
 //
 // Status QR (status.go): StatusURL, VerifyStatusURL, QRModules and QRImage are shared with the
-// temporary-card PDF, which must carry the same signed URL. RegularTTF and BoldTTF (font.go) give
-// it the same fonts.
+// temporary-card PDF, which must carry the same signed URL; it is set in the same Go fonts
+// (internal/pdf.GoFonts).
 //
 // Printers (ipp.go, faults.go, media.go): Client speaks IPP over net/http with goipp to an IPP
 // Everywhere printer or a CUPS queue; PrintCard chooses CR80 media by size from what the printer

@@ -14,13 +14,6 @@ import (
 // a card renders the same on every machine, and they cover Latin-1, Latin Extended-A, Greek and
 // Cyrillic: every letter of a European name.
 
-// RegularTTF returns the TrueType bytes of the regular face, for other stages (the temporary-card
-// PDF) that must print names in the same font. The slice is shared: do not modify it.
-func RegularTTF() []byte { return goregular.TTF }
-
-// BoldTTF returns the TrueType bytes of the bold face, shared like RegularTTF's.
-func BoldTTF() []byte { return gobold.TTF }
-
 // fonts holds the parsed fonts and the faces made from them. Faces are not safe for concurrent
 // use, so a fonts value belongs to one Renderer and is used under its lock.
 type fonts struct {

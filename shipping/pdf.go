@@ -6,13 +6,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"cardline/internal/pdf"
-
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/goregular"
 )
 
 // WritePDF renders labels as a PDF of 4 × 6 in pages, one label a page, for label printers and
@@ -39,19 +35,12 @@ const (
 // mm is the size of the labels' unit in points.
 const mm = 72 / 25.4
 
-// labelFonts are the label faces ready for embedding, parsed once per process: parsing is the
-// expensive part of a font, and the result is immutable and shared by every document.
-var labelFonts = sync.OnceValues(func() (pdfFaces, error) {
-	regular, err := pdf.ParseTrueType(goregular.TTF)
-	if err != nil {
-		return pdfFaces{}, fmt.Errorf("Go Regular: %w", err)
-	}
-	bold, err := pdf.ParseTrueType(gobold.TTF)
-	if err != nil {
-		return pdfFaces{}, fmt.Errorf("Go Bold: %w", err)
-	}
-	return pdfFaces{regular: regular, bold: bold}, nil
-})
+// labelFonts are the label faces ready for embedding, shared by every document of the process
+// (pdf.GoFonts).
+func labelFonts() (pdfFaces, error) {
+	regular, bold, err := pdf.GoFonts()
+	return pdfFaces{regular: regular, bold: bold}, err
+}
 
 type pdfFaces struct{ regular, bold *pdf.Font }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -20,7 +19,7 @@ import (
 // enough to scan from a phone's screen; below, every field again in large type, and the rule of
 // validity in both languages.
 //
-// It is set in the Go fonts, the plastic card's fonts (printer.RegularTTF, printer.BoldTTF),
+// It is set in the Go fonts, the plastic card's fonts (pdf.GoFonts),
 // embedded as subsets with full Unicode: every European name prints as sent.
 //
 // It is written by our own internal/pdf rather than fpdf: fpdf parses and measures each font and
@@ -63,19 +62,12 @@ var (
 // faces are the two Go faces ready for embedding.
 type faces struct{ regular, bold *pdf.Font }
 
-// goFonts parses and compresses the Go fonts once per process: that is the expensive part of a
-// PDF, and the result is immutable and shared by every page.
-var goFonts = sync.OnceValues(func() (faces, error) {
-	regular, err := pdf.ParseTrueType(printer.RegularTTF())
-	if err != nil {
-		return faces{}, fmt.Errorf("Go regular: %w", err)
-	}
-	bold, err := pdf.ParseTrueType(printer.BoldTTF())
-	if err != nil {
-		return faces{}, fmt.Errorf("Go bold: %w", err)
-	}
-	return faces{regular: regular, bold: bold}, nil
-})
+// goFonts are the Go fonts parsed for embedding, shared by every document of the process
+// (pdf.GoFonts).
+func goFonts() (faces, error) {
+	regular, bold, err := pdf.GoFonts()
+	return faces{regular: regular, bold: bold}, err
+}
 
 // WritePDF renders the temporary card c as a one-page PDF to w.
 func WritePDF(w io.Writer, c *Card) error {
