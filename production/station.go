@@ -37,8 +37,6 @@ package production
 //     12 ms in PostgreSQL; a station's card waits on five commits. The PWG raster turn (~2-4 ms)
 //     and the stored photo's JPEG decode (~1 ms) are the largest pieces left on the station side;
 //     rendering faces directly in the page's (portrait) orientation would remove the turn.
-//   - A crash between the transport's feed and recording step fed leaves a blank used but not
-//     booked: the shift-close count reports it as a stock mismatch.
 //   - Real transports: a vendor's feed/eject commands; today a real reader gets the manual
 //     transport (a card at the coupler counts as fed, its removal as ejected).
 //   - A reject re-used by an operator (encoder.EncodeOptions.ReuseReject) is not offered.
@@ -161,7 +159,8 @@ type CardPrinter interface {
 
 // CardTransport moves cards through the printer: a blank to the coupler, the card to the output
 // hopper or the reject tray. Real printers reach it through their vendor's commands; the virtual
-// station through encoder.VirtualTransport.
+// station through encoder.VirtualTransport. An eject with no card at the coupler is an error:
+// recovery books a blank as used when its eject succeeds.
 type CardTransport interface {
 	FeedBlank(ctx context.Context) error
 	EjectOutput(ctx context.Context) error
@@ -871,11 +870,22 @@ func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
 			return w.produced(ctx, f, printedNow)
 		}
 	}
-	if err := w.Transport.EjectReject(ctx); err != nil {
-		log.Warn("recovery: no card to eject to the reject tray", "err", err)
+	// A card at the coupler is a blank used, even when the station stopped before it recorded the
+	// feed: ejecting it to the reject tray is what tells.
+	ejectErr := w.Transport.EjectReject(ctx)
+	if ejectErr != nil {
+		log.Warn("recovery: no card to eject to the reject tray", "err", ejectErr)
+	}
+	reason := fmt.Sprintf("%s %s", interruptedReason, f.Step)
+	if f.Step == stepClaimed && ejectErr == nil {
+		// The blank was fed after all: the attempt says so, as the stock book does.
+		if _, err := w.Store.pool.Exec(ctx, `UPDATE card_attempts SET step = $2 WHERE attempt_id = $1`, f.AttemptID, stepFed); err != nil {
+			return fmt.Errorf("card %s: record the blank found at the coupler: %w", f.Number, err)
+		}
+		f.Step = stepFed
 	}
 	log.Info("recovery: card not finished: voided and remade")
-	return w.spoil(ctx, f, fmt.Sprintf("%s %s", interruptedReason, f.Step), f.Step != stepClaimed, false)
+	return w.spoil(ctx, f, reason, f.Step != stepClaimed, false)
 }
 
 // findUnrecordedJob looks for the job of a card whose station stopped between Print-Job and

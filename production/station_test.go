@@ -812,3 +812,60 @@ func TestMeasuredCapacity(t *testing.T) {
 		t.Errorf("measured capacity %.2f (ok %v, %v), want 54 cards an hour", got, ok, err)
 	}
 }
+
+// feedThenStop feeds the first blank, then fails as a station stopped before it recorded the
+// feed would leave things.
+type feedThenStop struct {
+	CardTransport
+	stopped bool
+}
+
+func (t *feedThenStop) FeedBlank(ctx context.Context) error {
+	if err := t.CardTransport.FeedBlank(ctx); err != nil || t.stopped {
+		return err
+	}
+	t.stopped = true
+	return errors.New("stopped between the feed and its record")
+}
+
+// A blank fed just before the station stopped, its feed never recorded, is found at the coupler
+// by recovery and booked as spoiled: the stock book stays balanced.
+func TestRecoveryBooksUnrecordedBlank(t *testing.T) {
+	ctx := context.Background()
+	l := openLine(t, testsupport.Postgres(t))
+	a := newStation(t, "a", 0)
+	cards := l.seedCards(t, Construction, 1)
+	store := NewStore(l.pool)
+	if err := store.LoadBlanks(ctx, "a", Construction, 10, "op"); err != nil {
+		t.Fatal(err)
+	}
+	w := l.worker(t, a)
+	w.Transport = &feedThenStop{CardTransport: a.transport}
+	stop := run(t, w)
+	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE name = 'a' AND state = 'parked'`)
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND step = 'claimed' AND outcome IS NULL`, string(cards[0])); n != 1 {
+		t.Fatalf("no attempt left at step claimed")
+	}
+	if err := store.ClearStation(ctx, "a", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUntil(t, 1, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	stop()
+	l.checkProducedOnce(t, cards)
+	if n := l.count(t, `SELECT count(*) FROM blank_stock WHERE card_number = $1 AND kind = 'spoiled'`, string(cards[0])); n != 1 {
+		t.Errorf("%d spoiled blanks booked for the blank fed before the stop, want 1", n)
+	}
+	if got := len(a.transport.Rejects()); got != 1 {
+		t.Errorf("%d cards in the reject tray, want the one fed before the stop", got)
+	}
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1`, string(cards[0])); n != 2 {
+		t.Errorf("%d attempts, want the interrupted one and the remake", n)
+	}
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND outcome = 'spoiled' AND step = 'fed'
+		AND reason = 'interrupted at step claimed'`, string(cards[0])); n != 1 {
+		t.Errorf("the interrupted attempt does not say its blank was fed")
+	}
+	if n := l.count(t, `SELECT count(*) FROM blank_stock WHERE station = 'a' AND kind IN ('produced', 'spoiled')`); n != 2 {
+		t.Errorf("%d blanks booked used, want 2 (one spoiled, one produced)", n)
+	}
+}

@@ -421,7 +421,18 @@ func (m manualTransport) FeedBlank(ctx context.Context) error {
 }
 
 func (m manualTransport) EjectOutput(ctx context.Context) error { return m.waitGone(ctx) }
-func (m manualTransport) EjectReject(ctx context.Context) error { return m.waitGone(ctx) }
+
+// EjectReject waits for the card to be taken to the reject tray; with no card at the coupler it
+// is an error, as CardTransport requires (recovery books a blank only for a card it finds).
+func (m manualTransport) EjectReject(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, time.Second) // pcscd reports a present card at once
+	_, err := m.enc.WaitForCard(pctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("eject to the reject tray: no card at the coupler of %s: %w", m.enc.Reader(), err)
+	}
+	return m.waitGone(ctx)
+}
 
 func (m manualTransport) waitGone(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
