@@ -154,24 +154,6 @@ func (l *Labeler) checkAll(labels []Label) error {
 	return nil
 }
 
-// layoutAll lays out every label and gathers every failure.
-func (l *Labeler) layoutAll(labels []Label) ([]*layout, error) {
-	out := make([]*layout, 0, len(labels))
-	var errs []error
-	for _, lb := range labels {
-		lo, err := l.layout(lb)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, lo)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("lay out labels: %w", err)
-	}
-	return out, nil
-}
-
 // WritePDF renders the manifest on A4 pages: pickup and sender, totals, a table of letters and
 // parcels per postal code, every id by postal code, and a line for the post's signature. Each page
 // says "side n av m": the manifest is laid out once to count its pages, then drawn.

@@ -18,8 +18,9 @@ const zplDPI = 203
 // narrower than the Go fonts the lines are measured with, so a line never runs off the label. ZPL's command characters in text (^ ~ _) are sent hex-escaped (^FH).
 // As with WritePDF, nothing is written if any label cannot be printed whole.
 func (l *Labeler) WriteZPL(w io.Writer, labels []Label) error {
-	layouts, err := l.layoutAll(labels)
-	if err != nil {
+	// Every label checked first (nothing is written if one cannot print whole), then laid out
+	// again as it is written: a batch of any size holds one label's layout.
+	if err := l.checkAll(labels); err != nil {
 		return err
 	}
 	bw := bufio.NewWriter(w)
@@ -27,8 +28,12 @@ func (l *Labeler) WriteZPL(w io.Writer, labels []Label) error {
 	if l.zplFont != "" {
 		font = "^A@N,%d,%d," + l.zplFont
 	}
-	for i, lo := range layouts {
-		writeZPLLabel(bw, labels[i], lo, font)
+	for _, lb := range labels {
+		lo, err := l.layout(lb)
+		if err != nil { // checked above: the layout is a pure function of the label
+			return err
+		}
+		writeZPLLabel(bw, lb, lo, font)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write ZPL labels: %w", err)
