@@ -321,6 +321,9 @@ func (w *StationWorker) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		worked, err := w.once(ctx)
 		if ctx.Err() != nil {
+			if err != nil { // the card in hand is left to recovery at the next start
+				w.Log.Warn("station stopped with its card unfinished", "err", err)
+			}
 			return nil
 		}
 		if err != nil {
@@ -385,13 +388,22 @@ func (w *StationWorker) once(ctx context.Context) (bool, error) {
 		w.settled = true
 	}
 	c, err := w.claim(ctx)
-	if err != nil || c == nil {
+	if err != nil {
+		w.settled = false // a claim whose commit was lost on the way may have left a card
 		return false, err
 	}
+	if c == nil {
+		return false, nil
+	}
 	// The card in hand is finished even when the worker is told to stop meanwhile: only the
-	// claim above watches ctx.
-	cardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.FinishTimeout)
+	// claim above watches ctx. From the stop on, it has FinishTimeout.
+	cardCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	stopping := context.AfterFunc(ctx, func() {
+		w.Log.Info("station stopping: finishing the card in hand", "card", string(c.Number), "within", w.FinishTimeout)
+		time.AfterFunc(w.FinishTimeout, cancel)
+	})
+	defer stopping()
 	err = w.produce(cardCtx, c)
 	w.settled = err == nil
 	return true, err
@@ -638,6 +650,12 @@ func (w *StationWorker) produced(ctx context.Context, f *inFlight, job *printer.
 		}
 		if err := w.leave(ctx, tx, f, "produced", false); err != nil {
 			return err
+		}
+		// The order row is locked before its cards are counted: two stations making an order's
+		// last two cards at once would each count the other's as not yet made, and neither would
+		// move the order on. The second now waits, then counts what the first committed.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM orders WHERE order_id = $1 FOR NO KEY UPDATE`, f.OrderID); err != nil {
+			return fmt.Errorf("order %s: lock: %w", f.OrderID, err)
 		}
 		var left int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM cards WHERE order_id = $1 AND state NOT IN ('produced', 'dispatched', 'blocked')`,

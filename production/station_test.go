@@ -869,3 +869,23 @@ func TestRecoveryBooksUnrecordedBlank(t *testing.T) {
 		t.Errorf("%d blanks booked used, want 2 (one spoiled, one produced)", n)
 	}
 }
+
+// FinishTimeout counts from a stop only: a card slower than it on a worker that is not stopping
+// is made as any other.
+func TestSlowCardWithoutStopIsMade(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	a := newStation(t, "a", 0)
+	l.seedCards(t, Construction, 1)
+	w := l.worker(t, a)
+	w.FinishTimeout = 50 * time.Millisecond
+	p := &heldSubmit{CardPrinter: a.client, in: make(chan struct{}), proceed: make(chan struct{})}
+	w.Printer = p
+	run(t, w)
+	<-p.in
+	time.Sleep(300 * time.Millisecond) // far past FinishTimeout
+	close(p.proceed)
+	l.waitUntil(t, 1, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	if n := l.count(t, `SELECT count(*) FROM card_attempts WHERE outcome = 'spoiled'`); n != 0 {
+		t.Errorf("%d attempts spoiled: the slow card was cut short", n)
+	}
+}
