@@ -7,7 +7,7 @@ package production
 //
 //	claim        card queued → in_production, expiry set, attempt opened        (one short tx)
 //	feed blank   attempt step fed; the blank is at the coupler
-//	encode       chip written and read back, print document made; chip recorded good, card →
+//	encode       print document made, chip written and read back; chip recorded good, card →
 //	             encoded, attempt step print_submitting                          (one tx)
 //	print        Print-Job, then the job id recorded (print_submitted) before watching
 //	job done,    card → printed → produced, CardProduced, blank used, order → produced when all its
@@ -521,6 +521,21 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 		return err
 	}
 
+	// The print document is made before the chip is written, so that nothing but the chip's own
+	// commit stands between writing a chip and recording it, and that commit can also say the job
+	// is about to go (print_submitting). A printer that cannot say what it takes is a station
+	// fault, found before a chip is spent. Printer faults are judged by how the job ends, not by
+	// the status before it: a printer reports a fault until its next job starts.
+	st, err := w.Printer.Status(ctx)
+	if err != nil {
+		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
+	}
+	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), Front: w.front, Back: w.back,
+		Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
+	if err != nil {
+		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
+	}
+
 	res, err := w.Encoder.Encode(ctx, rec, encoder.EncodeOptions{})
 	if err != nil {
 		if errors.Is(err, encoder.ErrReaderGone) || errors.Is(err, encoder.ErrServiceGone) || ctx.Err() != nil {
@@ -531,28 +546,12 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 		return w.reject(ctx, f, "chip: "+err.Error())
 	}
 	f.ChipUID = res.UID
-	// The print document is made before the chip is recorded, so that one commit records both the
-	// good chip and that the job is about to go (print_submitting): nothing physical happens in
-	// between. A printer that cannot say what it takes is a station fault, after the chip is
-	// recorded (a chip encoded is never left unrecorded).
-	// Printer faults are judged by how the job ends, not by the status before it: a printer
-	// reports a fault until its next job starts, however long ago it was cleared.
-	var doc printer.Document
-	st, docErr := w.Printer.Status(ctx)
-	if docErr == nil {
-		doc, docErr = printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), Front: w.front, Back: w.back,
-			Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
-	}
-	step := stepPrintSubmitting
-	if docErr != nil {
-		step = stepEncoded
-	}
 	if err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO card_chips (uid, card_number, attempt_id, state) VALUES ($1, $2, $3, 'good')`,
 			res.UID, string(f.Number), f.AttemptID); err != nil {
 			return fmt.Errorf("card %s: record chip %X: %w", f.Number, res.UID, err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = $2, chip_uid = $3 WHERE attempt_id = $1`, f.AttemptID, step, res.UID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = $2, chip_uid = $3 WHERE attempt_id = $1`, f.AttemptID, stepPrintSubmitting, res.UID); err != nil {
 			return fmt.Errorf("card %s: record step: %w", f.Number, err)
 		}
 		_, err := TransitionCard(ctx, tx, f.Number, CardEncoded, w.actor(), fmt.Sprintf("chip %X", res.UID))
@@ -560,11 +559,8 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	}); err != nil {
 		return err
 	}
-	f.Step = step
+	f.Step = stepPrintSubmitting
 	w.step(stepEncoded)
-	if docErr != nil {
-		return fault(fmt.Errorf("card %s: printer: %w", f.Number, docErr))
-	}
 	f.JobID, err = w.Printer.Submit(ctx, doc)
 	if err != nil {
 		return fault(fmt.Errorf("card %s: %w", f.Number, err))
