@@ -542,7 +542,11 @@ func (c *Client) jobState(ctx context.Context, id int, res *JobResult) (string, 
 // CardJob is one card for PrintCard: its two faces as rendered, and what the station wants the
 // printer's own encoder to do with it.
 type CardJob struct {
-	CardNumber  string
+	CardNumber string
+	// JobName names the job at the printer; empty: the card number. A station names each attempt
+	// apart (card number and attempt), so that after a crash it finds that attempt's job and no
+	// other attempt's.
+	JobName     string
 	Front, Back *image.RGBA
 	// Tracks are magnetic stripe track data for the printer's stripe encoder, sent as the job
 	// attribute TracksAttribute; empty means no stripe encoding.
@@ -596,7 +600,11 @@ func CardDocument(st *PrinterStatus, job CardJob) (Document, error) {
 	if err := EncodeRaster(&buf, RasterOptions{MediaName: media, Sides: sides, SheetBack: st.SheetBack}, faces...); err != nil {
 		return Document{}, err
 	}
-	doc := Document{Name: job.CardNumber, Format: "image/pwg-raster", Data: buf.Bytes(), Media: media, Sides: sides}
+	name := job.JobName
+	if name == "" {
+		name = job.CardNumber
+	}
+	doc := Document{Name: name, Format: "image/pwg-raster", Data: buf.Bytes(), Media: media, Sides: sides}
 	if len(job.Tracks) > 0 {
 		doc.Attributes = append(doc.Attributes, JobAttribute{Name: TracksAttribute, Values: job.Tracks})
 	}

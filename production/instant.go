@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/OpenPrinting/goipp"
@@ -166,7 +167,7 @@ func (s *InstantStation) Submit(ctx context.Context, doc printer.Document) (int,
 		return bad(fmt.Sprintf("media %q is not loaded", doc.Media))
 	case s.uid == nil:
 		return bad("no card at the coupler to print on")
-	case doc.Name == "" || doc.Name != s.encoded:
+	case doc.Name != s.encoded && !strings.HasPrefix(doc.Name, s.encoded+"-"): // a station names it card-attempt
 		return bad(fmt.Sprintf("job %q is not for the encoded card at the coupler (%q)", doc.Name, s.encoded))
 	}
 	s.lastJob++

@@ -151,7 +151,7 @@ type CardPrinter interface {
 	Submit(ctx context.Context, doc printer.Document) (int, error)
 	Watch(ctx context.Context, jobID int, onFault func(printer.Fault)) (*printer.JobResult, error)
 	JobState(ctx context.Context, jobID int) (*printer.JobResult, error)
-	// JobsNamed finds jobs by job-name (the card number): recovery's way to a job whose id the
+	// JobsNamed finds jobs by job-name (card number and attempt): recovery's way to a job whose id the
 	// station did not record before it crashed.
 	JobsNamed(ctx context.Context, name string) ([]printer.JobResult, error)
 	Cancel(ctx context.Context, jobID int) error
@@ -530,7 +530,7 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	if err != nil {
 		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
 	}
-	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), Front: w.front, Back: w.back,
+	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), JobName: f.jobName(), Front: w.front, Back: w.back,
 		Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
 	if err != nil {
 		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
@@ -902,44 +902,40 @@ func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
 	return w.spoil(ctx, f, reason, f.Step != stepClaimed, false)
 }
 
+// jobName names the attempt's print job at the printer: the card number, for whoever looks at
+// the printer's queue, and the attempt, so that recovery finds this attempt's job and no other's.
+func (f *inFlight) jobName() string { return fmt.Sprintf("%s-%d", f.Number, f.Attempt) }
+
 // findUnrecordedJob looks for the job of a card whose station stopped between Print-Job and
-// recording the job's id: the printer's newest job named by the card number that no earlier
-// attempt recorded. Found, its id is recorded (step print_submitted) and resolve goes on as for
-// any submitted job: produced if it completes, else remade once it has ended. Older unrecorded
-// jobs still waiting are canceled, so that no second card of the number comes out of the printer.
+// recording the job's id: the printer's job named for this attempt (jobName). Found, its id is
+// recorded (step print_submitted) and resolve goes on as for any submitted job: produced if it
+// completes, else remade once it has ended. Not found, the printer never took it.
 func (w *StationWorker) findUnrecordedJob(ctx context.Context, f *inFlight) error {
-	jobs, err := w.Printer.JobsNamed(ctx, string(f.Number))
+	jobs, err := w.Printer.JobsNamed(ctx, f.jobName())
 	if err != nil {
 		return fault(fmt.Errorf("card %s: find its unrecorded print job: %w", f.Number, err))
 	}
-	rows, err := w.Store.pool.Query(ctx, `SELECT print_job_id FROM card_attempts
-		WHERE card_number = $1 AND attempt_id <> $2 AND printer_uri = $3 AND print_job_id IS NOT NULL`,
-		string(f.Number), f.AttemptID, w.Config.PrinterURI)
-	if err != nil {
-		return fmt.Errorf("card %s: read recorded jobs: %w", f.Number, err)
-	}
-	recorded, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return fmt.Errorf("card %s: read recorded jobs: %w", f.Number, err)
-	}
-	var unknown []printer.JobResult
-	for _, j := range jobs {
-		if !slices.Contains(recorded, j.JobID) {
-			unknown = append(unknown, j)
-		}
-	}
-	if len(unknown) == 0 {
+	if len(jobs) == 0 {
 		return nil // the printer never took it: the blank was not printed on
 	}
-	slices.SortFunc(unknown, func(a, b printer.JobResult) int { return b.JobID - a.JobID })
-	for _, j := range unknown[1:] {
-		if err := w.Printer.Cancel(ctx, j.JobID); err != nil {
-			return fault(fmt.Errorf("card %s: cancel stray job %d: %w", f.Number, j.JobID, err))
+	// One Print-Job an attempt: more than one would be a printer answering twice; the newest is
+	// the one to follow, and any other still waiting is canceled so no second card comes out.
+	slices.SortFunc(jobs, func(a, b printer.JobResult) int { return b.JobID - a.JobID })
+	for _, j := range jobs[1:] {
+		if !jobEnded(j.State) {
+			if err := w.Printer.Cancel(ctx, j.JobID); err != nil {
+				return fault(fmt.Errorf("card %s: cancel stray job %d: %w", f.Number, j.JobID, err))
+			}
 		}
 	}
-	f.JobID = unknown[0].JobID
-	f.log(w.Log).Info("recovery: found the print job the station had not recorded", "job", f.JobID, "state", unknown[0].State)
+	f.JobID = jobs[0].JobID
+	f.log(w.Log).Info("recovery: found the print job the station had not recorded", "job", f.JobID, "state", jobs[0].State)
 	return w.setStep(ctx, f, stepPrintSubmitted)
+}
+
+// jobEnded says whether an IPP job state is final (completed, aborted or canceled).
+func jobEnded(state string) bool {
+	return state == "completed" || state == "aborted" || state == "canceled"
 }
 
 // cardData is what goes on the chip, the face and the stripe of a stored card.

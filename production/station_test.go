@@ -280,15 +280,15 @@ func TestStationProducesCards(t *testing.T) {
 			t.Errorf("card %s: chip expiry %s is not the stored one", n, res.Record.Expiry.Format(time.DateOnly))
 		}
 	}
-	// The printer received one job per card, named by its number, with the stripe's tracks.
+	// The printer received one job per card, named by its number and attempt, with the stripe's tracks.
 	for i := 1; i <= len(cards); i++ {
 		j, err := s.vp.Job(i)
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := j.Attributes["IPP_JOB_NAME"]
-		if l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND print_job_id IS NOT NULL`, name) != 1 {
-			t.Errorf("job %d is named %q, not a produced card's number", i, name)
+		name, attempt, _ := strings.Cut(j.Attributes["IPP_JOB_NAME"], "-")
+		if l.count(t, `SELECT count(*) FROM card_attempts WHERE card_number = $1 AND attempt::text = $2 AND print_job_id = $3`, name, attempt, i) != 1 {
+			t.Errorf("job %d is named %q, not a produced card's number and attempt", i, j.Attributes["IPP_JOB_NAME"])
 		}
 		if !strings.Contains(j.Attributes["IPP_X_CARDLINE_MAGNETIC_TRACKS"], name) || len(j.Document) == 0 {
 			t.Errorf("job %d: no document or no tracks with the card number: %v", i, j.Attributes)
@@ -685,7 +685,7 @@ func TestRecoveryFindsUnrecordedJob(t *testing.T) {
 		string(cards[0]), p.lost); n != 1 {
 		t.Errorf("the attempt did not record the found job %d", p.lost)
 	}
-	jobs, err := a.client.JobsNamed(ctx, string(cards[0]))
+	jobs, err := a.client.JobsNamed(ctx, string(cards[0])+"-1")
 	if err != nil || len(jobs) != 1 || jobs[0].JobID != p.lost || jobs[0].State != "completed" {
 		t.Errorf("printer's jobs for the card: %+v, %v; want only job %d, completed", jobs, err, p.lost)
 	}
