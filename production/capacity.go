@@ -19,11 +19,15 @@ const (
 // count as time spent, not cards made. ok is false when no station that is up has finished
 // enough attempts in that hour to tell; the caller then uses its configured figure.
 func (s *Store) MeasuredCapacity(ctx context.Context, now time.Time) (cardsPerHour float64, ok bool, err error) {
+	// Only the part of an attempt inside the window counts as busy, and attempts cut short by a
+	// stop or a park (resolved by recovery, perhaps hours later) are left out: they say nothing of
+	// the station's speed.
 	rows, err := s.pool.Query(ctx, `SELECT count(*) FILTER (WHERE a.outcome = 'produced'),
-			count(*), sum(extract(epoch FROM a.ended_at - a.started_at))
+			count(*), sum(extract(epoch FROM a.ended_at - greatest(a.started_at, $1)))
 		FROM card_attempts a JOIN stations st ON st.name = a.station
 		WHERE a.ended_at > $1 AND a.ended_at <= $2 AND st.state <> 'parked' AND st.retired_at IS NULL
-		GROUP BY a.station`, now.Add(-capacityWindow), now)
+			AND coalesce(a.reason, '') NOT LIKE $3 || '%'
+		GROUP BY a.station`, now.Add(-capacityWindow), now, interruptedReason)
 	if err != nil {
 		return 0, false, fmt.Errorf("measure station capacity: %w", err)
 	}

@@ -807,6 +807,11 @@ func TestMeasuredCapacity(t *testing.T) {
 	for i := range capacityMinAttempts - 1 {
 		add("few", cards[i], time.Minute, time.Second, "produced")
 	}
+	// An attempt resolved by recovery after a long park: not the station's speed.
+	if _, err := l.pool.Exec(ctx, `INSERT INTO card_attempts (card_number, attempt, station, step, outcome, reason, started_at, ended_at)
+		VALUES ($1, 99, 'a', 'fed', 'spoiled', 'interrupted at step fed', $2, $3)`, string(cards[0]), now.Add(-8*time.Hour), now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	got, ok, err := store.MeasuredCapacity(ctx, now)
 	if err != nil || !ok || got < 53.99 || got > 54.01 {
 		t.Errorf("measured capacity %.2f (ok %v, %v), want 54 cards an hour", got, ok, err)
