@@ -76,8 +76,8 @@ func (s *Store) ReleaseCard(ctx context.Context, n CardNumber, actor, reason str
 	})
 }
 
-// RetireStation takes a station out of the lists once it is removed from service. A station with
-// a card on it, or parked, cannot be retired: its card must be resolved first. A worker that
+// RetireStation takes a station out of the lists once it is removed from service. A station whose
+// worker runs, with a card on it, or parked, cannot be retired: its card must be resolved first. A worker that
 // starts under the same name brings it back.
 func (s *Store) RetireStation(ctx context.Context, name, actor string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -92,6 +92,14 @@ func (s *Store) RetireStation(ctx context.Context, name, actor string) error {
 		}
 		if retired != nil {
 			return fmt.Errorf("retire station %s: retired already, on %s", name, retired.Format(time.DateOnly))
+		}
+		// A running worker holds the station's lock (idle between cards, it would look retirable).
+		var free bool
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", stationLockKey(name)).Scan(&free); err != nil {
+			return fmt.Errorf("retire station %s: %w", name, err)
+		}
+		if !free {
+			return fmt.Errorf("retire station %s: its worker is running; stop it (remove it from the configuration and restart) first", name)
 		}
 		var onIt int
 		if err := tx.QueryRow(ctx, "SELECT count(*) FROM cards WHERE station = $1", name).Scan(&onIt); err != nil {

@@ -476,6 +476,9 @@ func TestRetireStation(t *testing.T) {
 	s := newStation(t, "old", 0)
 	stop := run(t, l.worker(t, s))
 	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE name = 'old' AND retired_at IS NULL`)
+	if err := store.RetireStation(ctx, "old", "op"); err == nil || !strings.Contains(err.Error(), "worker is running") {
+		t.Errorf("retiring a station whose worker runs: %v", err)
+	}
 	stop()
 	if got := names(); !slices.Equal(got, []string{"old", "stuck"}) {
 		t.Errorf("stations listed after old's worker started again: %v", got)
