@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"cardline/internal/bus"
@@ -116,19 +117,24 @@ func (p *Prevalidator) waiting(ctx context.Context) ([]string, error) {
 	if full {
 		return nil, nil
 	}
-	rows, err := p.pool.Query(ctx, `SELECT uuid FROM `+bus.Table(TopicOrdersApproved)+` ORDER BY transaction_id, "offset" LIMIT $1`, p.lookahead)
+	// The head of what intake has not yet acknowledged: a message kept after its handling (one
+	// that went to the poison topic stays until retention) is not waiting.
+	rows, err := p.pool.Query(ctx, `SELECT m.uuid FROM `+bus.Table(TopicOrdersApproved)+` m
+		WHERE NOT EXISTS (SELECT 1 FROM `+bus.OffsetsTable(TopicOrdersApproved)+` o WHERE o.consumer_group = $2
+			AND (m.transaction_id, m."offset") <= (o.last_processed_transaction_id, coalesce(o.offset_acked, 0)))
+		ORDER BY m.transaction_id, m."offset" LIMIT $1`, p.lookahead, IntakeConsumerGroup)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	uuids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	// Marked in flight only once the whole list is read: a read that fails half way marks none.
 	var out []string
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
+	for _, u := range uuids {
 		if p.results[u] == nil && p.inFlight[u] == nil {
 			p.inFlight[u] = make(chan struct{})
 			out = append(out, u)
@@ -136,7 +142,7 @@ func (p *Prevalidator) waiting(ctx context.Context) ([]string, error) {
 	}
 	// In topic order, as the handler goes: it waits for a message being validated (take) and
 	// validates inline only one that no worker has started.
-	return out, rows.Err()
+	return out, nil
 }
 
 func (p *Prevalidator) validate(ctx context.Context, uuid string) {

@@ -307,6 +307,9 @@ func (b *Bus) Router() (*message.Router, error) {
 // Table is the quoted name of a topic's messages table.
 func Table(topic string) string { return pgx.Identifier{"watermill_" + topic}.Sanitize() }
 
+// OffsetsTable is the quoted name of the table holding each consumer group's position in topic.
+func OffsetsTable(topic string) string { return offsetsTable(topic) }
+
 // Exec runs a statement on the bus's pool (schema chores around topic tables).
 func (b *Bus) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	tag, err := b.pool.Exec(ctx, sql, args...)
