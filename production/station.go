@@ -217,7 +217,9 @@ type StationWorker struct {
 	// card in hand, so that a blank already fed is finished rather than remade [60 s]. A card
 	// still unfinished then is left to recovery. Give the service's stop timeout more than this.
 	FinishTimeout time.Duration
-	Now           func() time.Time
+	// LockCheck is how often the worker makes sure it still holds its station's lock [5 s].
+	LockCheck time.Duration
+	Now       func() time.Time
 
 	// afterStep, in tests, hears each step recorded (the crash test exits there).
 	afterStep func(step string)
@@ -266,6 +268,9 @@ func (w *StationWorker) Run(ctx context.Context) error {
 	if w.FinishTimeout == 0 {
 		w.FinishTimeout = 60 * time.Second
 	}
+	if w.LockCheck == 0 {
+		w.LockCheck = 5 * time.Second
+	}
 	if w.Log == nil {
 		w.Log = slog.Default()
 	}
@@ -280,31 +285,15 @@ func (w *StationWorker) Run(ctx context.Context) error {
 	if err := w.Bus.InitTopics(ctx, StationConsumerGroup, TopicCardsProduced, TopicCardsSpoiled); err != nil {
 		return fmt.Errorf("station %s: %w", w.Config.Name, err)
 	}
-	// The lock's connection is the worker's own, not the pool's: a pool holding one connection
-	// per station for as long as the station runs would have none left for the work once there
-	// are as many stations as the pool has connections.
-	conn, err := pgx.ConnectConfig(ctx, w.Store.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return fmt.Errorf("station %s: connect for its lock: %w", w.Config.Name, err)
+	conn, err := w.lock(ctx)
+	if err != nil || conn == nil {
+		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	for {
-		var got bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", stationLockKey(w.Config.Name)).Scan(&got); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("station %s: take lock: %w", w.Config.Name, err)
+	defer func() {
+		if conn != nil {
+			conn.Close(context.WithoutCancel(ctx)) // the session's lock goes with it
 		}
-		if got {
-			break
-		}
-		w.Log.Info("another instance runs this station; waiting")
-		if !sleep(ctx, 5*w.Poll) {
-			return nil
-		}
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", stationLockKey(w.Config.Name))
+	}()
 	if err := w.register(ctx); err != nil {
 		return err
 	}
@@ -318,7 +307,22 @@ func (w *StationWorker) Run(ctx context.Context) error {
 	}
 	cancel()
 	w.Log.Info("station worker started", "printer", w.Config.PrinterURI, "reader", w.Config.Reader, "types", w.Config.CardTypes)
+	checked := time.Now()
 	for ctx.Err() == nil {
+		// The lock lives as long as its connection: one lost (database restart, network) means
+		// another instance may take the station. Take it again before the next card, and resolve
+		// whatever is left as after a crash.
+		if time.Since(checked) > w.LockCheck {
+			checked = time.Now()
+			if err := conn.Ping(ctx); err != nil && ctx.Err() == nil {
+				w.Log.Warn("station lock's connection lost; taking the lock again", "err", err)
+				conn.Close(context.WithoutCancel(ctx))
+				if conn, err = w.lock(ctx); err != nil || conn == nil {
+					return err
+				}
+				w.settled = false
+			}
+		}
 		worked, err := w.once(ctx)
 		if ctx.Err() != nil {
 			if err != nil { // the card in hand is left to recovery at the next start
@@ -339,6 +343,35 @@ func (w *StationWorker) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// lock takes the station's advisory lock on a connection of the worker's own, waiting while
+// another instance holds it; nil (and no error) when ctx ends first. The connection is not the
+// pool's: a pool holding one connection per station for as long as the station runs would have
+// none left for the work once there are as many stations as the pool has connections.
+func (w *StationWorker) lock(ctx context.Context) (*pgx.Conn, error) {
+	for {
+		conn, err := pgx.ConnectConfig(ctx, w.Store.pool.Config().ConnConfig.Copy())
+		if err == nil {
+			var got bool
+			if err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", stationLockKey(w.Config.Name)).Scan(&got); err == nil && got {
+				return conn, nil
+			}
+			conn.Close(context.WithoutCancel(ctx))
+			if err == nil {
+				w.Log.Info("another instance runs this station; waiting")
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if err != nil {
+			w.Log.Warn("station lock: cannot reach the database; trying again", "err", err)
+		}
+		if !sleep(ctx, 5*w.Poll) {
+			return nil, nil
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -897,3 +897,44 @@ func TestSlowCardWithoutStopIsMade(t *testing.T) {
 		t.Errorf("%d attempts spoiled: the slow card was cut short", n)
 	}
 }
+
+// A worker whose lock's connection is lost (a database restart, a network cut) takes the lock
+// again and goes on; while it has lost it, a second worker of the same name could have taken it.
+func TestStationRetakesLostLock(t *testing.T) {
+	ctx := context.Background()
+	l := openLine(t, testsupport.Postgres(t))
+	parts, err := NewInstantStation(1, encoder.DevKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &StationWorker{
+		Config: StationConfig{Name: "instant-1", PrinterURI: "instant:1", Reader: "instant", CardTypes: []CardType{Construction}},
+		Store:  NewStore(l.pool), Bus: l.bus, Encoder: parts, Printer: parts, Transport: parts, Renderer: testRenderer(t),
+		Log: testLog(t), Poll: 20 * time.Millisecond, LockCheck: 50 * time.Millisecond,
+	}
+	run(t, w)
+	lockHolder := func() int {
+		var pid int
+		err := l.pool.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND (classid::bigint << 32 | objid::bigint) = $1::bigint`, stationLockKey("instant-1")).Scan(&pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	var first int
+	for deadline := time.Now().Add(10 * time.Second); first == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		first = lockHolder()
+	}
+	if first == 0 {
+		t.Fatal("the worker never took its lock")
+	}
+	if _, err := l.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, first); err != nil {
+		t.Fatal(err)
+	}
+	cards := l.seedCards(t, Construction, 2)
+	l.waitUntil(t, len(cards), `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	if again := lockHolder(); again == 0 || again == first {
+		t.Errorf("lock held by backend %d after %d was terminated; want a new holder", again, first)
+	}
+}
