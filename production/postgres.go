@@ -202,8 +202,8 @@ func transitionCardSet(ctx context.Context, tx pgx.Tx, n CardNumber, to CardStat
 		return "", fmt.Errorf("card %s: read state: %w", n, err)
 	}
 	err = from.To(to)
-	if err == nil { // cannot happen: the update allows every state the table does
-		err = fmt.Errorf("card %s: %s → %s allowed but not moved", n, from, to)
+	if err == nil { // the card moved between the update and this look (a concurrent commit)
+		err = fmt.Errorf("card %s: %s → %s allowed but not moved (changed meanwhile)", n, from, to)
 	}
 	var te *TransitionError
 	if errors.As(err, &te) {
@@ -243,7 +243,7 @@ func TransitionOrder(ctx context.Context, tx pgx.Tx, id string, to OrderState, a
 	}
 	err = from.To(to)
 	if err == nil {
-		err = fmt.Errorf("order %s: %s → %s allowed but not moved", id, from, to)
+		err = fmt.Errorf("order %s: %s → %s allowed but not moved (changed meanwhile)", id, from, to)
 	}
 	var te *TransitionError
 	if errors.As(err, &te) {
