@@ -283,8 +283,11 @@ func (s *Store) ClaimNextCard(ctx context.Context, tx pgx.Tx, cardTypes []CardTy
 	// The started batches in the order stations take them (few), then the first free queued card
 	// of the first batch that has one, through cards_batch_queue: one card locked, whatever the
 	// queue's length.
-	rows, err := tx.Query(ctx, `SELECT batch_id FROM print_batches WHERE state = 'started' AND card_type = ANY($1)
-		ORDER BY at_risk DESC, earliest_dispatch_by, batch_id`, types)
+	// Only batches with a queued card: a started batch stays started after its last card is
+	// taken, until an operator closes it, and a line may hold hundreds of them.
+	rows, err := tx.Query(ctx, `SELECT b.batch_id FROM print_batches b WHERE b.state = 'started' AND b.card_type = ANY($1)
+		AND EXISTS (SELECT 1 FROM cards c WHERE c.batch_id = b.batch_id AND c.state = 'queued')
+		ORDER BY b.at_risk DESC, b.earliest_dispatch_by, b.batch_id`, types)
 	if err != nil {
 		return nil, "", fmt.Errorf("claim next card of %v: %w", types, err)
 	}
