@@ -126,7 +126,10 @@ const (
 // the card is remade without counting against MaxAttempts.
 const interruptedReason = "interrupted at step"
 
-// Steps of an attempt, in order.
+// Steps of an attempt, in order. The ones recorded now are claimed, fed, print_submitting and
+// print_submitted (then the attempt closes as ejected); encoded and printed are the moments the
+// chip's commit and the job's completion happen, named for the crash test's kill points, and
+// stay valid values for attempts recorded by earlier versions (recovery reads them).
 const (
 	stepClaimed         = "claimed"
 	stepFed             = "fed"
