@@ -9,9 +9,6 @@ package production
 // batch_postgres.go, the clock that runs planning, the SLA sweep and retention is clock.go.
 //
 // TODO (what is left of issue 7 on this side):
-//   - Planning never tops up a planned batch that is not full: cards that arrive after a plan go
-//     into new batches, so a trickle of orders makes small batches. Topping up the newest planned
-//     batch of a type (when it is not started) would keep them full without breaking priority much.
 //   - The SLA sweep takes the stations' measured speed (Store.MeasuredCapacity: the last hour of
 //     the stations that are up), or CARDLINE_STATION_CAPACITY when none has recent work; it does
 //     not yet tell card types apart (a station loaded with one type only makes that type). An
@@ -81,6 +78,9 @@ type PrintBatch struct {
 	CreatedBy          string
 	// Cards counts the batch's cards by state (ListBatches fills it in).
 	Cards map[CardState]int
+	// Added is how many cards the plan that returned the batch put in it: all of a new batch's,
+	// or those a top-up added (PlanPrintBatches).
+	Added int
 }
 
 // Total is the number of cards in the batch.
@@ -102,12 +102,38 @@ type QueuedCard struct {
 	AtRisk     bool // its order was flagged by the SLA sweep
 }
 
-// A PlannedBatch is one batch PlanBatches proposes: its cards in print order.
+// A PlannedBatch is one batch PlanBatches proposes: its cards in print order. With TopUp set it
+// is not a new batch but cards to append to that planned batch (after the ones it holds).
 type PlannedBatch struct {
 	CardType           CardType
 	AtRisk             bool
 	EarliestDispatchBy time.Time
 	Cards              []CardNumber
+	TopUp              int64 // the OpenBatch the cards go into; 0: a new batch
+	held               int   // cards the topped-up batch holds already
+}
+
+// An OpenBatch is the last live batch of its card type in the order stations take batches, still
+// planned (no station takes from it yet), so cards that rank after it may join it instead of
+// forming a batch of their own behind it: the same print order, fewer and fuller batches.
+type OpenBatch struct {
+	ID                 int64
+	CardType           CardType
+	AtRisk             bool
+	EarliestDispatchBy time.Time
+	Cards              int // cards in it now
+}
+
+// ranksAhead says whether an order (at risk, due) goes before batch b in the order stations take
+// batches: at risk first, then the earlier deadline, an undated batch last (as the claim sorts).
+func (b OpenBatch) ranksAhead(atRisk bool, due time.Time) bool {
+	if atRisk != b.AtRisk {
+		return atRisk
+	}
+	if b.EarliestDispatchBy.IsZero() {
+		return !due.IsZero()
+	}
+	return !due.IsZero() && due.Before(b.EarliestDispatchBy)
 }
 
 // PlanBatches groups queued cards into batches of at most size cards (size < 1 counts as 1). The
@@ -123,8 +149,17 @@ type PlannedBatch struct {
 // Priority is never traded for fuller batches: a later, smaller order does not fill the gap an
 // earlier order left. Batches come out by card type (construction, cleaning, transport, then any
 // other type by name), each type's batches in priority order.
-func PlanBatches(cards []QueuedCard, size int) []PlannedBatch {
+//
+// open are the types' last live batches that are still planned (OpenBatch). A type's orders that
+// rank ahead of its open batch make new batches as above; the first that does not fills the open
+// batch's room (kept whole as above), and the rest follow in new batches. Stations then take every
+// card in the same order as if the open batch had been left alone.
+func PlanBatches(cards []QueuedCard, size int, open ...OpenBatch) []PlannedBatch {
 	size = max(size, 1)
+	tails := map[CardType]OpenBatch{}
+	for _, b := range open {
+		tails[b.CardType] = b
+	}
 	type order struct {
 		id         string
 		typ        CardType
@@ -180,7 +215,7 @@ func PlanBatches(cards []QueuedCard, size int) []PlannedBatch {
 	var out []PlannedBatch
 	var cur *PlannedBatch
 	add := func(o *order, c QueuedCard) {
-		if cur == nil || len(cur.Cards) == size || cur.CardType != o.typ {
+		if cur == nil || cur.held+len(cur.Cards) >= size || cur.CardType != o.typ {
 			out = append(out, PlannedBatch{CardType: o.typ, EarliestDispatchBy: o.dispatchBy})
 			cur = &out[len(out)-1]
 		}
@@ -194,13 +229,19 @@ func PlanBatches(cards []QueuedCard, size int) []PlannedBatch {
 		slices.SortFunc(o.cards, func(a, b QueuedCard) int {
 			return cmp.Or(cmp.Compare(a.Position, b.Position), cmp.Compare(a.Number, b.Number))
 		})
+		if t, ok := tails[o.typ]; ok && !t.ranksAhead(o.atRisk, o.dispatchBy) {
+			delete(tails, o.typ) // only the first order behind it may start filling it
+			out = append(out, PlannedBatch{CardType: o.typ, AtRisk: t.AtRisk, EarliestDispatchBy: t.EarliestDispatchBy, TopUp: t.ID, held: t.Cards})
+			cur = &out[len(out)-1]
+		}
 		// Keep the order whole: if it fits a batch but not what is left of this one, start anew.
-		if cur != nil && cur.CardType == o.typ && len(o.cards) <= size && len(cur.Cards)+len(o.cards) > size {
+		if cur != nil && cur.CardType == o.typ && len(o.cards) <= size && cur.held+len(cur.Cards)+len(o.cards) > size {
 			cur = nil
 		}
 		for _, c := range o.cards {
 			add(o, c)
 		}
 	}
-	return out
+	// An open batch already full, or whose first order behind it did not fit, takes nothing.
+	return slices.DeleteFunc(out, func(b PlannedBatch) bool { return len(b.Cards) == 0 })
 }

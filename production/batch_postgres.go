@@ -16,12 +16,15 @@ import (
 // unbatched.
 const batchPlanLock = 0x7072696e74706c6e // "printpln"
 
-// PlanPrintBatches plans every queued card that is in no live batch into new print batches of at
-// most size cards (see PlanBatches for the rules) and returns the new batches. The pool is the
-// queued cards never batched, those a forced close returned, and those re-queued after their batch
-// was closed (a remade card whose batch is gone). Cards already in a planned, started or paused
-// batch stay where they are, so a re-run with nothing new plans nothing. Instances are serialised
-// by a transaction-scoped advisory lock.
+// PlanPrintBatches plans every queued card that is in no live batch into print batches of at most
+// size cards (see PlanBatches for the rules) and returns the batches it made or added to. The pool
+// is the queued cards never batched, those a forced close returned, and those re-queued after their
+// batch was closed (a remade card whose batch is gone). Cards already in a planned, started or
+// paused batch stay where they are, so a re-run with nothing new plans nothing. A card type's last
+// live batch, while still planned, takes the new cards that rank behind it (OpenBatch), so a
+// trickle of orders between plans fills it instead of making small batches. Instances are
+// serialised by a transaction-scoped advisory lock; the open batch is row-locked, so an operator's
+// start waits for the plan and starts the batch with what it added.
 func (s *Store) PlanPrintBatches(ctx context.Context, size int, actor string) ([]PrintBatch, error) {
 	var out []PrintBatch
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -49,28 +52,47 @@ func (s *Store) PlanPrintBatches(ctx context.Context, size int, actor string) ([
 		if err != nil {
 			return fmt.Errorf("read unbatched cards: %w", err)
 		}
-		for _, p := range PlanBatches(cards, size) {
-			b := PrintBatch{CardType: p.CardType, AtRisk: p.AtRisk, EarliestDispatchBy: p.EarliestDispatchBy, CreatedBy: actor,
-				Cards: map[CardState]int{CardQueued: len(p.Cards)}}
-			if err := tx.QueryRow(ctx, `INSERT INTO print_batches (card_type, earliest_dispatch_by, at_risk, created_by)
-				VALUES ($1, $2, $3, $4) RETURNING batch_id, state, created_at, updated_at`,
-				string(p.CardType), nullDate(p.EarliestDispatchBy), p.AtRisk, actor).Scan(&b.ID, &b.State, &b.CreatedAt, &b.UpdatedAt); err != nil {
-				return fmt.Errorf("record a %s batch: %w", p.CardType, err)
+		if len(cards) == 0 {
+			return nil
+		}
+		open, err := openBatches(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, p := range PlanBatches(cards, size, open...) {
+			b := PrintBatch{ID: p.TopUp, CardType: p.CardType, AtRisk: p.AtRisk, EarliestDispatchBy: p.EarliestDispatchBy, State: BatchPlanned,
+				CreatedBy: actor, Cards: map[CardState]int{CardQueued: p.held + len(p.Cards)}, Added: len(p.Cards)}
+			from := ""
+			reason := fmt.Sprintf("%d %s cards", len(p.Cards), p.CardType)
+			if p.TopUp == 0 {
+				if err := tx.QueryRow(ctx, `INSERT INTO print_batches (card_type, earliest_dispatch_by, at_risk, created_by)
+					VALUES ($1, $2, $3, $4) RETURNING batch_id, state, created_at, updated_at`,
+					string(p.CardType), nullDate(p.EarliestDispatchBy), p.AtRisk, actor).Scan(&b.ID, &b.State, &b.CreatedAt, &b.UpdatedAt); err != nil {
+					return fmt.Errorf("record a %s batch: %w", p.CardType, err)
+				}
+				if p.AtRisk {
+					reason += ", orders at risk"
+				}
+			} else {
+				from = string(BatchPlanned)
+				reason = fmt.Sprintf("topped up with %d %s cards", len(p.Cards), p.CardType)
+				if err := tx.QueryRow(ctx, `UPDATE print_batches SET updated_at = now() WHERE batch_id = $1
+					RETURNING created_by, created_at, updated_at`, b.ID).Scan(&b.CreatedBy, &b.CreatedAt, &b.UpdatedAt); err != nil {
+					return fmt.Errorf("top up batch %d: %w", b.ID, err)
+				}
 			}
 			numbers := make([]string, len(p.Cards))
 			for i, n := range p.Cards {
 				numbers[i] = string(n)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE cards SET batch_id = $1, batch_position = t.pos
+			// Positions follow the ones the batch holds (none in a new batch).
+			if _, err := tx.Exec(ctx, `UPDATE cards SET batch_id = $1,
+					batch_position = t.pos + (SELECT coalesce(max(batch_position), 0) FROM cards WHERE batch_id = $1)
 				FROM unnest($2::text[]) WITH ORDINALITY AS t(card_number, pos) WHERE cards.card_number = t.card_number`,
 				b.ID, numbers); err != nil {
 				return fmt.Errorf("put cards in batch %d: %w", b.ID, err)
 			}
-			reason := fmt.Sprintf("%d %s cards", len(p.Cards), p.CardType)
-			if p.AtRisk {
-				reason += ", orders at risk"
-			}
-			if err := audit(ctx, tx, actor, "batch", strconv.FormatInt(b.ID, 10), "", string(BatchPlanned), reason); err != nil {
+			if err := audit(ctx, tx, actor, "batch", strconv.FormatInt(b.ID, 10), from, string(BatchPlanned), reason); err != nil {
 				return err
 			}
 			out = append(out, b)
@@ -79,6 +101,54 @@ func (s *Store) PlanPrintBatches(ctx context.Context, size int, actor string) ([
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plan print batches: %w", err)
+	}
+	return out, nil
+}
+
+// openBatches finds each card type's last live batch in the order stations take batches and,
+// if it is still planned, locks it and returns it with its card count (PlanBatches' open batches).
+func openBatches(ctx context.Context, tx pgx.Tx) ([]OpenBatch, error) {
+	// The reverse of the claim's order: at_risk DESC, earliest_dispatch_by (NULLs last), batch_id.
+	rows, err := tx.Query(ctx, `SELECT DISTINCT ON (card_type) batch_id, card_type, state, at_risk, earliest_dispatch_by
+		FROM print_batches WHERE state IN ('planned', 'started', 'paused')
+		ORDER BY card_type, at_risk, earliest_dispatch_by DESC NULLS FIRST, batch_id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("find open batches: %w", err)
+	}
+	type last struct {
+		OpenBatch
+		state BatchState
+	}
+	lasts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (last, error) {
+		var l last
+		var due *time.Time
+		err := r.Scan(&l.ID, &l.CardType, &l.state, &l.AtRisk, &due)
+		if due != nil {
+			l.EarliestDispatchBy = *due
+		}
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find open batches: %w", err)
+	}
+	var out []OpenBatch
+	for _, l := range lasts {
+		if l.state != BatchPlanned {
+			continue
+		}
+		// Locked and looked at again: an operator may have started it since the query. Planning
+		// is serialised, so no batch can have been made behind it.
+		var state BatchState
+		if err := tx.QueryRow(ctx, `SELECT state FROM print_batches WHERE batch_id = $1 FOR UPDATE`, l.ID).Scan(&state); err != nil {
+			return nil, fmt.Errorf("lock batch %d: %w", l.ID, err)
+		}
+		if state != BatchPlanned {
+			continue
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM cards WHERE batch_id = $1`, l.ID).Scan(&l.Cards); err != nil {
+			return nil, fmt.Errorf("count cards of batch %d: %w", l.ID, err)
+		}
+		out = append(out, l.OpenBatch)
 	}
 	return out, nil
 }

@@ -187,7 +187,11 @@ func (c *Clock) Plan(ctx context.Context) ([]PrintBatch, error) {
 		return nil, err
 	}
 	for _, b := range batches {
-		c.log.Info("print batch planned", "batch", b.ID, "card_type", b.CardType, "cards", b.Total(), "at_risk", b.AtRisk)
+		msg := "print batch planned"
+		if b.Added < b.Total() {
+			msg = "print batch topped up"
+		}
+		c.log.Info(msg, "batch", b.ID, "card_type", b.CardType, "cards", b.Total(), "added", b.Added, "at_risk", b.AtRisk)
 	}
 	return batches, nil
 }

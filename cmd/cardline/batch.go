@@ -148,7 +148,14 @@ func batchPlan(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintln(a.stdout, "nothing to plan: every queued card is in a batch")
 		return nil
 	}
-	fmt.Fprintf(a.stdout, "planned %d batches:\n", len(batches))
+	made, added := 0, 0
+	for _, b := range batches {
+		if b.Added == b.Total() {
+			made++
+		}
+		added += b.Added
+	}
+	fmt.Fprintf(a.stdout, "planned %d cards: new batches %d, planned batches topped up %d:\n", added, made, len(batches)-made)
 	printBatches(a.stdout, batches)
 	return nil
 }

@@ -54,7 +54,7 @@ func TestBatchCommands(t *testing.T) {
 		return out
 	}
 	out := run("plan", "--print-batch-size", "4", "--by", "operator:test")
-	if !strings.Contains(out, "planned 3 batches") {
+	if !strings.Contains(out, "new batches 3, planned batches topped up 0") {
 		t.Fatalf("plan:\n%s", out)
 	}
 	if out := run("plan"); !strings.Contains(out, "nothing to plan") {
@@ -77,7 +77,7 @@ func TestBatchCommands(t *testing.T) {
 		!strings.Contains(out, "closed") {
 		t.Errorf("forced close:\n%s", out)
 	}
-	if out := run("plan"); !strings.Contains(out, "planned 1 batches") {
+	if out := run("plan"); !strings.Contains(out, "planned 2 cards: new batches 1, planned batches topped up 0") {
 		t.Errorf("plan after a forced close:\n%s", out)
 	}
 	if out, err := runCLI(t, ctx, "batch", "resume", "2", "--database-url", db); err == nil || !strings.Contains(err.Error(), "not paused") {
