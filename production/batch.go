@@ -9,10 +9,10 @@ package production
 // batch_postgres.go, the clock that runs planning, the SLA sweep and retention is clock.go.
 //
 // TODO (what is left of issue 7 on this side):
-//   - The SLA sweep takes the stations' measured speed (Store.MeasuredCapacity: the last hour of
-//     the stations that are up), or CARDLINE_STATION_CAPACITY when none has recent work; it does
-//     not yet tell card types apart (a station loaded with one type only makes that type). An
-//     order's at_risk flag stays until it leaves, and the WARN alert is logged once.
+//   - The SLA sweep bounds each order by all stations and by its card type's stations
+//     (StationCapacity), but treats a station loaded with several types as making each at full
+//     speed, and does not look at the blanks left in stock. An order's at_risk flag stays until it
+//     leaves, and the WARN alert is logged once.
 //   - A consumer group that stops reading keeps its topic's events for as long as its offsets row
 //     stays: retention names it (WARN, cardline_retention_messages_held), but there is no command
 //     yet to retire a group. (The audit log, which retention cannot reach, names a rejected

@@ -20,7 +20,7 @@ type ClockConfig struct {
 	BatchSize int
 	// SLAEvery is how often orders are checked against their deadlines, with the line making
 	// Capacity cards an hour between all its stations (unless the stations have measured their
-	// own: Store.MeasuredCapacity), and NextPickup giving the post pickup that takes what is
+	// own: StationCapacity), and NextPickup giving the post pickup that takes what is
 	// ready at a time (shipping's schedule).
 	SLAEvery   time.Duration
 	Capacity   float64
@@ -103,10 +103,9 @@ type Clock struct {
 type SLAReport struct {
 	At     time.Time
 	Orders []SLAAssessment
-	// Capacity is the cards an hour the sweep assumed: measured from the stations that are up,
-	// or the configured figure when none has recent work (Measured false).
-	Capacity float64
-	Measured bool
+	// Capacity is the cards an hour the sweep assumed, in all and by card type: measured from
+	// the stations that are up, or the configured figure when none has recent work.
+	Capacity Capacity
 }
 
 // ClockOption adjusts a Clock.
@@ -203,7 +202,7 @@ func (c *Clock) Plan(ctx context.Context) ([]PrintBatch, error) {
 // The verdicts are kept for metrics (LastSLA).
 func (c *Clock) SweepSLA(ctx context.Context) ([]SLAAssessment, error) {
 	now := c.clock.Now()
-	rows, err := c.store.pool.Query(ctx, `SELECT o.order_id, o.dispatch_by, o.at_risk,
+	rows, err := c.store.pool.Query(ctx, `SELECT o.order_id, o.card_type, o.dispatch_by, o.at_risk,
 		count(c.card_number) FILTER (WHERE c.state IN ('queued', 'in_production', 'encoded', 'printed', 'spoiled'))
 		FROM orders o JOIN cards c USING (order_id)
 		WHERE o.state IN ('accepted', 'in_production', 'produced') AND o.dispatch_by IS NOT NULL
@@ -213,19 +212,17 @@ func (c *Clock) SweepSLA(ctx context.Context) ([]SLAAssessment, error) {
 	}
 	work, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OrderWork, error) {
 		var w OrderWork
-		err := r.Scan(&w.OrderID, &w.DispatchBy, &w.AtRisk, &w.Remaining)
+		err := r.Scan(&w.OrderID, &w.CardType, &w.DispatchBy, &w.AtRisk, &w.Remaining)
 		return w, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sla sweep: read orders: %w", err)
 	}
-	capacity, measured, err := c.store.MeasuredCapacity(ctx, now)
+	stations, err := c.store.StationRates(ctx, now)
 	if err != nil {
 		return nil, fmt.Errorf("sla sweep: %w", err)
 	}
-	if !measured {
-		capacity = c.cfg.Capacity
-	}
+	capacity := StationCapacity(stations, c.cfg.Capacity)
 	verdicts, err := AssessSLA(work, now, capacity, c.cfg.Calendar.Zone(), c.cfg.NextPickup)
 	if err != nil {
 		return nil, fmt.Errorf("sla sweep: %w", err)
@@ -251,7 +248,10 @@ func (c *Clock) SweepSLA(ctx context.Context) ([]SLAAssessment, error) {
 			return nil, fmt.Errorf("sla sweep: flag %d orders at risk: %w", len(flag), err)
 		}
 		for _, v := range verdicts {
-			if v.NewlyAtRisk {
+			if v.NewlyAtRisk && v.Unserved {
+				c.log.Warn("order at risk of missing its dispatch deadline: no station that is up is loaded with its card type",
+					"order", v.OrderID)
+			} else if v.NewlyAtRisk {
 				c.log.Warn("order at risk of missing its dispatch deadline: moved to the front", "order", v.OrderID,
 					"slack", v.Slack.Round(time.Minute).String(), "ready_at", v.ReadyAt, "pickup_at", v.PickupAt)
 			}
@@ -261,9 +261,9 @@ func (c *Clock) SweepSLA(ctx context.Context) ([]SLAAssessment, error) {
 		}
 	}
 	c.mu.Lock()
-	c.sla = SLAReport{At: now, Orders: verdicts, Capacity: capacity, Measured: measured}
+	c.sla = SLAReport{At: now, Orders: verdicts, Capacity: capacity}
 	c.mu.Unlock()
-	c.metrics.slaSwept(verdicts, len(flag), capacity, measured)
+	c.metrics.slaSwept(verdicts, len(flag), capacity)
 	return verdicts, nil
 }
 

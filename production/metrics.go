@@ -41,8 +41,8 @@ func NewMetrics(store *Store) *Metrics {
 		ordersAtRisk: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cardline_sla_orders_at_risk",
 			Help: "Orders not yet dispatched that the last SLA sweep found at risk."}),
 		slaCapacity: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardline_sla_capacity_cards_per_hour",
-			Help: "Cards an hour the last SLA sweep assumed the stations make: source measured (stations that are up, last hour) or configured."},
-			[]string{"source"}),
+			Help: "Cards an hour the last SLA sweep assumed the stations make, in all (card_type all) and of each card type they are loaded with: source measured (stations that are up, last hour) or configured."},
+			[]string{"source", "card_type"}),
 		minSlack: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cardline_sla_min_slack_seconds",
 			Help: "The least slack (end of dispatch day minus planned pickup) of any order at the last sweep; negative is late."}),
 		slack: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cardline_sla_slack_hours",
@@ -118,16 +118,19 @@ func (m *Metrics) retained(r *RetentionResult) {
 	}
 }
 
-func (m *Metrics) slaSwept(verdicts []SLAAssessment, newAlerts int, capacity float64, measured bool) {
+func (m *Metrics) slaSwept(verdicts []SLAAssessment, newAlerts int, capacity Capacity) {
 	if m == nil {
 		return
 	}
 	m.slaCapacity.Reset()
 	source := "configured"
-	if measured {
+	if capacity.Measured {
 		source = "measured"
 	}
-	m.slaCapacity.WithLabelValues(source).Set(capacity)
+	m.slaCapacity.WithLabelValues(source, "all").Set(capacity.Total)
+	for t, c := range capacity.PerType {
+		m.slaCapacity.WithLabelValues(source, string(t)).Set(c)
+	}
 	m.slaAlerts.Add(float64(newAlerts))
 	atRisk := 0
 	for i, v := range verdicts {

@@ -2,6 +2,7 @@ package production
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -36,7 +37,7 @@ func TestAssessSLA(t *testing.T) {
 		{OrderID: "C", DispatchBy: date(24), Remaining: 0},
 		{OrderID: "B", DispatchBy: date(23), Remaining: 10},
 		{OrderID: "A", DispatchBy: date(23), Remaining: 2},
-	}, now, 2, z, testPickup(cal))
+	}, now, Capacity{Total: 2}, z, testPickup(cal))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +61,77 @@ func TestAssessSLA(t *testing.T) {
 			g.AtRisk != w.AtRisk || g.NewlyAtRisk != w.NewlyAtRisk {
 			t.Errorf("verdict %d:\n got  %+v\n want %+v", i, g, w)
 		}
+	}
+}
+
+// TestAssessSLAByCardType: an order's card type bounds its ready time by the stations loaded with
+// that type, and an order of a type no station makes is at risk at once.
+func TestAssessSLAByCardType(t *testing.T) {
+	cal, err := NewBusinessDays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := cal.Zone()
+	date := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, z) // Monday
+	at := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, z) }
+	orders := []OrderWork{
+		{OrderID: "A", CardType: Construction, DispatchBy: date(23), Remaining: 4},
+		{OrderID: "B", CardType: Cleaning, DispatchBy: date(23), Remaining: 4},
+		{OrderID: "C", CardType: Cleaning, DispatchBy: date(24), Remaining: 2},
+		{OrderID: "T", CardType: Transport, DispatchBy: date(27), Remaining: 1, AtRisk: true},
+		{OrderID: "U", CardType: Transport, DispatchBy: date(27), Remaining: 0},
+	}
+	// 8 cards an hour in all, of which cleaning's one station makes at most 2.
+	capacity := Capacity{Total: 8, PerType: map[CardType]float64{Construction: 6, Cleaning: 2}}
+	got, err := AssessSLA(orders, now, capacity, z, testPickup(cal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SLAAssessment{
+		// 4 of 8 ahead in all (09:30), 4 of 6 construction an hour (09:40): the later.
+		{OrderID: "A", ReadyAt: now.Add(40 * time.Minute), PickupAt: at(23, 15), Slack: 9 * time.Hour},
+		// 8 in all would be 10:00, but 4 cleaning cards at 2 an hour is 11:00.
+		{OrderID: "B", ReadyAt: at(23, 11), PickupAt: at(23, 15), Slack: 9 * time.Hour},
+		// 6 cleaning cards at 2 an hour: 12:00.
+		{OrderID: "C", ReadyAt: at(23, 12), PickupAt: at(23, 15), Slack: 33 * time.Hour},
+		// No station makes transport: at risk (flagged before, so not newly).
+		{OrderID: "T", AtRisk: true, Unserved: true},
+		// Nothing left to make: ready now, whatever its type.
+		{OrderID: "U", ReadyAt: now, PickupAt: at(23, 15), Slack: 105 * time.Hour},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d verdicts, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.OrderID != w.OrderID || !g.ReadyAt.Equal(w.ReadyAt) || !g.PickupAt.Equal(w.PickupAt) || g.Slack != w.Slack ||
+			g.AtRisk != w.AtRisk || g.NewlyAtRisk != w.NewlyAtRisk || g.Unserved != w.Unserved {
+			t.Errorf("verdict %d:\n got  %+v\n want %+v", i, g, w)
+		}
+	}
+}
+
+func TestStationCapacity(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		stations []StationRate
+		want     Capacity
+	}{
+		{"no station up: the configured figure, no limit by type", nil, Capacity{Total: 100}},
+		{"none measured: the configured figure shared equally",
+			[]StationRate{{Name: "a", CardTypes: []CardType{Construction}}, {Name: "b", CardTypes: []CardType{Construction, Cleaning}}},
+			Capacity{Total: 100, PerType: map[CardType]float64{Construction: 100, Cleaning: 50}}},
+		{"measured at their speed; an idle one at their mean",
+			[]StationRate{{Name: "a", CardTypes: []CardType{Construction}, PerHour: 40, Measured: true},
+				{Name: "b", CardTypes: []CardType{Cleaning}, PerHour: 60, Measured: true},
+				{Name: "c", CardTypes: []CardType{Transport, Cleaning}}},
+			Capacity{Total: 150, PerType: map[CardType]float64{Construction: 40, Cleaning: 110, Transport: 50}, Measured: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := StationCapacity(tc.stations, 100); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -764,21 +764,22 @@ func TestMoreStationsThanPoolConnections(t *testing.T) {
 }
 
 // The SLA sweep's capacity comes from what the stations that are up did in the last hour: each
-// one's produced cards over the time its attempts took; a parked station, one with too few
-// attempts and attempts older than the hour do not count.
-func TestMeasuredCapacity(t *testing.T) {
+// one's produced cards over the time its attempts took; a parked station is not listed, one with
+// too few attempts is unmeasured, and attempts older than the hour do not count.
+func TestStationRates(t *testing.T) {
 	ctx := context.Background()
 	l := openLine(t, testsupport.Postgres(t))
 	store := NewStore(l.pool)
 	now := time.Now().Truncate(time.Second)
-	if _, ok, err := store.MeasuredCapacity(ctx, now); err != nil || ok {
-		t.Fatalf("with no station: ok %v, %v", ok, err)
+	if got, err := store.StationRates(ctx, now); err != nil || len(got) != 0 {
+		t.Fatalf("with no station: %+v, %v", got, err)
 	}
 	cards := l.seedCards(t, Construction, 10)
 	for _, q := range []string{
 		`INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('a', 'ipp://a', 'r', '{construction}')`,
 		`INSERT INTO stations (name, printer_uri, reader, card_types, state) VALUES ('parked', 'ipp://p', 'r', '{construction}', 'parked')`,
-		`INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('few', 'ipp://f', 'r', '{construction}')`,
+		`INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('few', 'ipp://f', 'r', '{construction,cleaning}')`,
+		`INSERT INTO stations (name, printer_uri, reader, card_types, retired_at) VALUES ('gone', 'ipp://g', 'r', '{transport}', now())`,
 	} {
 		if _, err := l.pool.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -815,9 +816,14 @@ func TestMeasuredCapacity(t *testing.T) {
 		VALUES ($1, 99, 'a', 'fed', 'spoiled', 'interrupted at step fed', $2, $3)`, string(cards[0]), now.Add(-8*time.Hour), now.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := store.MeasuredCapacity(ctx, now)
-	if err != nil || !ok || got < 53.99 || got > 54.01 {
-		t.Errorf("measured capacity %.2f (ok %v, %v), want 54 cards an hour", got, ok, err)
+	got, err := store.StationRates(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "a" || !got[0].Measured || got[0].PerHour < 53.99 || got[0].PerHour > 54.01 ||
+		fmt.Sprint(got[0].CardTypes) != "[construction]" ||
+		got[1].Name != "few" || got[1].Measured || fmt.Sprint(got[1].CardTypes) != "[construction cleaning]" {
+		t.Errorf("station rates %+v; want a measured at 54 cards an hour (construction), few unmeasured (construction, cleaning)", got)
 	}
 }
 
