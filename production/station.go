@@ -418,6 +418,9 @@ func (w *StationWorker) once(ctx context.Context) (bool, error) {
 		if state == StationParked {
 			return false, nil
 		}
+		if err := w.clearCoupler(ctx); err != nil {
+			return false, err
+		}
 		if err := w.Recover(ctx); err != nil {
 			return false, err
 		}
@@ -456,6 +459,9 @@ type inFlight struct {
 	ChipUID   []byte
 	JobID     int
 	Started   time.Time
+	// Stuck: spoiled and booked, but its eject to the reject tray failed; leave notes it on the
+	// station (coupler_card) for clearCoupler.
+	Stuck bool
 }
 
 func (f *inFlight) log(l *slog.Logger) *slog.Logger {
@@ -727,8 +733,13 @@ func (w *StationWorker) leave(ctx context.Context, tx pgx.Tx, f *inFlight, kind 
 			return fmt.Errorf("card %s: leave station: %w", f.Number, err)
 		}
 	}
+	var stuck *string
+	if f.Stuck {
+		stuck = (*string)(&f.Number)
+	}
 	_, err := tx.Exec(ctx, `UPDATE stations SET state = CASE WHEN state = 'parked' THEN state ELSE 'idle' END,
-		parked_card = CASE WHEN parked_card = $2 THEN NULL ELSE parked_card END, updated_at = now() WHERE name = $1`, w.Config.Name, string(f.Number))
+		parked_card = CASE WHEN parked_card = $2 THEN NULL ELSE parked_card END, coupler_card = coalesce($3, coupler_card),
+		updated_at = now() WHERE name = $1`, w.Config.Name, string(f.Number), stuck)
 	if err != nil {
 		return fmt.Errorf("station %s: set idle: %w", w.Config.Name, err)
 	}
@@ -742,6 +753,7 @@ func (w *StationWorker) reject(ctx context.Context, f *inFlight, reason string) 
 		w.Metrics.StationFault(w.Config.Name, cardFaultKind(reason))
 	}
 	eerr := w.Transport.EjectReject(ctx)
+	f.Stuck = eerr != nil
 	if err := w.spoil(ctx, f, reason, true, false); err != nil {
 		return err
 	}
@@ -876,6 +888,27 @@ func (w *StationWorker) Recover(ctx context.Context) error {
 		if err := w.resolve(ctx, &left[i]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// clearCoupler ejects the spoiled card a failed reject eject left at the coupler (coupler_card),
+// without booking its blank again. An eject that fails now means the operator took the card out.
+func (w *StationWorker) clearCoupler(ctx context.Context) error {
+	var card *string
+	if err := w.Store.pool.QueryRow(ctx, "SELECT coupler_card FROM stations WHERE name = $1", w.Config.Name).Scan(&card); err != nil {
+		return fmt.Errorf("station %s: read coupler: %w", w.Config.Name, err)
+	}
+	if card == nil {
+		return nil
+	}
+	if err := w.Transport.EjectReject(ctx); err != nil {
+		w.Log.Info("spoiled card left at the coupler is gone (taken out by hand)", "card", *card, "err", err)
+	} else {
+		w.Log.Info("spoiled card left at the coupler ejected to the reject tray", "card", *card)
+	}
+	if _, err := w.Store.pool.Exec(ctx, "UPDATE stations SET coupler_card = NULL WHERE name = $1", w.Config.Name); err != nil {
+		return fmt.Errorf("station %s: clear coupler: %w", w.Config.Name, err)
 	}
 	return nil
 }

@@ -884,6 +884,56 @@ func TestRecoveryBooksUnrecordedBlank(t *testing.T) {
 	}
 }
 
+// stuckReject fails its first reject eject and leaves the card at the coupler (a jammed reject
+// path).
+type stuckReject struct {
+	CardTransport
+	failed bool
+}
+
+func (t *stuckReject) EjectReject(ctx context.Context) error {
+	if !t.failed {
+		t.failed = true
+		return errors.New("reject path jammed")
+	}
+	return t.CardTransport.EjectReject(ctx)
+}
+
+// A spoiled card whose reject eject failed stays at the coupler: the station parks, and once
+// cleared ejects it without booking its blank again, then makes the card on a new blank. Before,
+// the next card's feed found the coupler taken, and recovery booked the old card as that card's
+// blank: two spoiled blanks for one.
+func TestStuckRejectIsNotBookedTwice(t *testing.T) {
+	ctx := context.Background()
+	l := openLine(t, testsupport.Postgres(t))
+	a := newStation(t, "a", 0)
+	cards := l.seedCards(t, Construction, 1)
+	a.transport.QueueFaults(encoder.Faults{LoseWrite: 3}) // the first chip fails its verify
+	store := NewStore(l.pool)
+	if err := store.LoadBlanks(ctx, "a", Construction, 10, "op"); err != nil {
+		t.Fatal(err)
+	}
+	w := l.worker(t, a)
+	w.Transport = &stuckReject{CardTransport: a.transport}
+	stop := run(t, w)
+	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE name = 'a' AND state = 'parked' AND coupler_card IS NOT NULL`)
+	if err := store.ClearStation(ctx, "a", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUntil(t, 1, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	stop()
+	l.checkProducedOnce(t, cards)
+	if n := l.count(t, `SELECT count(*) FROM blank_stock WHERE station = 'a' AND kind = 'spoiled'`); n != 1 {
+		t.Errorf("%d spoiled blanks booked, want 1 (the failed chip, once)", n)
+	}
+	if got := len(a.transport.Rejects()); got != 1 {
+		t.Errorf("%d cards in the reject tray, want the failed one", got)
+	}
+	if n := l.count(t, `SELECT count(*) FROM stations WHERE name = 'a' AND coupler_card IS NULL`); n != 1 {
+		t.Errorf("the station still notes a card at the coupler")
+	}
+}
+
 // FinishTimeout counts from a stop only: a card slower than it on a worker that is not stopping
 // is made as any other.
 func TestSlowCardWithoutStopIsMade(t *testing.T) {
