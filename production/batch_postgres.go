@@ -346,25 +346,40 @@ func (s *Store) CloseBatch(ctx context.Context, id int64, actor string, force bo
 // A claim costs the same with ten or ten thousand cards waiting (sorting the whole queue of every
 // started batch took 4 ms a claim at 10,000 cards).
 func (s *Store) ClaimNextCard(ctx context.Context, tx pgx.Tx, cardTypes []CardType) (*Card, CardType, error) {
+	b := &pgx.Batch{}
+	batches := queueClaimBatches(b, cardTypes)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, "", err
+	}
+	return claimFromBatches(ctx, tx, *batches, cardTypes)
+}
+
+// queueClaimBatches queues the first half of a claim in b: the started batches of the card types
+// that have a queued card, in the order stations take them. They are few: a started batch stays
+// started after its last card is taken, until an operator closes it, and a line may hold
+// hundreds of those, so only batches with a queued card are listed.
+func queueClaimBatches(b *pgx.Batch, cardTypes []CardType) *[]int64 {
 	types := make([]string, len(cardTypes))
 	for i, t := range cardTypes {
 		types[i] = string(t)
 	}
-	// The started batches in the order stations take them (few), then the first free queued card
-	// of the first batch that has one, through cards_batch_queue: one card locked, whatever the
-	// queue's length.
-	// Only batches with a queued card: a started batch stays started after its last card is
-	// taken, until an operator closes it, and a line may hold hundreds of them.
-	rows, err := tx.Query(ctx, `SELECT b.batch_id FROM print_batches b WHERE b.state = 'started' AND b.card_type = ANY($1)
+	batches := new([]int64)
+	b.Queue(`SELECT b.batch_id FROM print_batches b WHERE b.state = 'started' AND b.card_type = ANY($1)
 		AND EXISTS (SELECT 1 FROM cards c WHERE c.batch_id = b.batch_id AND c.state = 'queued')
-		ORDER BY b.at_risk DESC, b.earliest_dispatch_by, b.batch_id`, types)
-	if err != nil {
-		return nil, "", fmt.Errorf("claim next card of %v: %w", types, err)
-	}
-	batches, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, "", fmt.Errorf("claim next card of %v: %w", types, err)
-	}
+		ORDER BY b.at_risk DESC, b.earliest_dispatch_by, b.batch_id`, types).Query(func(rows pgx.Rows) error {
+		var err error
+		if *batches, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return fmt.Errorf("claim next card of %v: %w", types, err)
+		}
+		return nil
+	})
+	return batches
+}
+
+// claimFromBatches is the second half of a claim: the first free queued card of the first batch
+// that has one, through cards_batch_queue: one card locked, whatever the queue's length.
+func claimFromBatches(ctx context.Context, tx pgx.Tx, batches []int64, types []CardType) (*Card, CardType, error) {
+	var err error
 	var c Card
 	var ct CardType
 	var birth, expiry *time.Time

@@ -172,6 +172,25 @@ func TransitionCard(ctx context.Context, tx pgx.Tx, n CardNumber, to CardState, 
 // update (set: "col = $6, …", the row aliased c, its arguments in args): every update of a card
 // changes an indexed column (its state), so each one writes every index of the table again.
 func transitionCardSet(ctx context.Context, tx pgx.Tx, n CardNumber, to CardState, actor, reason, set string, args ...any) (from CardState, err error) {
+	b := &pgx.Batch{}
+	m := queueCardMove(b, n, to, actor, reason, set, args...)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return "", err
+	}
+	return m.result(ctx, tx)
+}
+
+// A cardMove is a card transition queued in a batch with other statements of its transaction
+// (queueCardMove); result says, once the batch is read, whether it moved.
+type cardMove struct {
+	n     CardNumber
+	to    CardState
+	from  CardState
+	moved bool
+}
+
+// queueCardMove queues transitionCardSet's statement in b.
+func queueCardMove(b *pgx.Batch, n CardNumber, to CardState, actor, reason, set string, args ...any) *cardMove {
 	if set != "" {
 		set = ", " + set
 	}
@@ -181,20 +200,34 @@ func transitionCardSet(ctx context.Context, tx pgx.Tx, n CardNumber, to CardStat
 			froms = append(froms, string(s))
 		}
 	}
-	err = tx.QueryRow(ctx, `WITH moved AS (
+	m := &cardMove{n: n, to: to}
+	b.Queue(`WITH moved AS (
 			UPDATE cards c SET state = $2, updated_at = now()`+set+`
 			FROM (SELECT card_number, state FROM cards WHERE card_number = $1 FOR UPDATE) old
 			WHERE c.card_number = old.card_number AND old.state = ANY($3)
 			RETURNING old.state)
 		INSERT INTO audit_log (actor, entity, entity_id, from_state, to_state, reason)
 		SELECT $4, 'card', $1, state, $2, $5 FROM moved RETURNING from_state`,
-		append([]any{string(n), string(to), froms, actor, nullString(reason)}, args...)...).Scan(&from)
-	if err == nil {
-		return from, nil
+		append([]any{string(n), string(to), froms, actor, nullString(reason)}, args...)...).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&m.from)
+		switch {
+		case err == nil:
+			m.moved = true
+		case !errors.Is(err, pgx.ErrNoRows): // no row: not moved, which result explains
+			return fmt.Errorf("card %s: move to %s: %w", n, to, err)
+		}
+		return nil
+	})
+	return m
+}
+
+// result is the state the card moved from, or, when it did not move, a TransitionError (or why
+// not) from a second look in tx.
+func (m *cardMove) result(ctx context.Context, tx pgx.Tx) (from CardState, err error) {
+	if m.moved {
+		return m.from, nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("card %s: move to %s: %w", n, to, err)
-	}
+	n, to := m.n, m.to
 	if err := tx.QueryRow(ctx, "SELECT state FROM cards WHERE card_number = $1", string(n)).Scan(&from); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", fmt.Errorf("card %s: no such card", n)
@@ -210,6 +243,38 @@ func transitionCardSet(ctx context.Context, tx pgx.Tx, n CardNumber, to CardStat
 		te.ID = string(n)
 	}
 	return from, err
+}
+
+// batchTx runs one transaction that begins with the statements queued in b, sent with its BEGIN
+// in one round trip, then runs then (if not nil) for what depends on their results, and commits.
+// Any error, or a panic, rolls it back. A station's steps are a few statements each; sending them
+// together saves a round trip a statement on both sides.
+func batchTx(ctx context.Context, pool *pgxpool.Pool, b *pgx.Batch, then func(tx pgx.Tx) error) error {
+	full := &pgx.Batch{}
+	full.BeginTx(pgx.TxOptions{})
+	full.QueuedQueries = append(full.QueuedQueries, b.QueuedQueries...)
+	br := pool.SendBatch(ctx, full)
+	tx := br.Tx()
+	done := false
+	defer func() {
+		if !done {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if then != nil {
+		if err := then(tx); err != nil {
+			return err
+		}
+	}
+	done = true
+	if err := tx.Commit(ctx); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	return nil
 }
 
 // TransitionOrder moves an order to state to, if allowed, with its audit entry, in one statement

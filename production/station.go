@@ -57,6 +57,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"cardline/encoder"
 	"cardline/internal/bus"
@@ -475,17 +476,18 @@ var errNothingClaimed = errors.New("nothing claimed")
 // the station noted, attempt opened, order in_production.
 func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
 	var f *inFlight
-	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
-		// Parked by someone else since the last look: take nothing, resolve first when cleared.
-		tag, err := tx.Exec(ctx, "UPDATE stations SET state = 'working', updated_at = now() WHERE name = $1 AND state <> 'parked'", w.Config.Name)
-		if err != nil {
-			return fmt.Errorf("station %s: set working: %w", w.Config.Name, err)
-		}
-		if tag.RowsAffected() == 0 {
+	// Parked by someone else since the last look: take nothing, resolve first when cleared.
+	working := false
+	b := &pgx.Batch{}
+	b.Queue("UPDATE stations SET state = 'working', updated_at = now() WHERE name = $1 AND state <> 'parked'", w.Config.Name).
+		Exec(func(ct pgconn.CommandTag) error { working = ct.RowsAffected() > 0; return nil })
+	batches := queueClaimBatches(b, w.Config.CardTypes)
+	err := batchTx(ctx, w.Store.pool, b, func(tx pgx.Tx) error {
+		if !working {
 			w.settled = false
 			return errNothingClaimed
 		}
-		card, ct, err := w.Store.ClaimNextCard(ctx, tx, w.Config.CardTypes)
+		card, ct, err := claimFromBatches(ctx, tx, *batches, w.Config.CardTypes)
 		if err != nil {
 			return err
 		}
@@ -494,19 +496,20 @@ func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
 		}
 		c := inFlight{Number: card.Number, OrderID: card.OrderID, CardType: ct}
 		now := w.now()
-		if _, err := transitionCardSet(ctx, tx, c.Number, CardInProduction, w.actor(), "taken by station "+w.Config.Name,
-			"expiry = coalesce(c.expiry, $6::date), station = $7", ExpiryFor(now, w.Zone).Format(time.DateOnly), w.Config.Name); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `INSERT INTO card_attempts (card_number, attempt, station, step, printer_uri)
+		b := &pgx.Batch{}
+		taken := queueCardMove(b, c.Number, CardInProduction, w.actor(), "taken by station "+w.Config.Name,
+			"expiry = coalesce(c.expiry, $6::date), station = $7", ExpiryFor(now, w.Zone).Format(time.DateOnly), w.Config.Name)
+		b.Queue(`INSERT INTO card_attempts (card_number, attempt, station, step, printer_uri)
 			VALUES ($1, (SELECT coalesce(max(attempt), 0) + 1 FROM card_attempts WHERE card_number = $1), $2, $3, $4)
 			RETURNING attempt_id, attempt, started_at`, string(c.Number), w.Config.Name, stepClaimed, w.Config.PrinterURI).
-			Scan(&c.AttemptID, &c.Attempt, &c.Started); err != nil {
-			return fmt.Errorf("card %s: open attempt: %w", c.Number, err)
-		}
+			QueryRow(func(r pgx.Row) error { return r.Scan(&c.AttemptID, &c.Attempt, &c.Started) })
 		var ostate OrderState
-		if err := tx.QueryRow(ctx, "SELECT state FROM orders WHERE order_id = $1", c.OrderID).Scan(&ostate); err != nil {
-			return fmt.Errorf("order %s: read state: %w", c.OrderID, err)
+		b.Queue("SELECT state FROM orders WHERE order_id = $1", c.OrderID).QueryRow(func(r pgx.Row) error { return r.Scan(&ostate) })
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("card %s: take: %w", c.Number, err)
+		}
+		if _, err := taken.result(ctx, tx); err != nil {
+			return err
 		}
 		if ostate == OrderAccepted || ostate == OrderProduced {
 			if err := TransitionOrder(ctx, tx, c.OrderID, OrderInProduction, w.actor(), "card "+string(c.Number)+" in production"); err != nil {
@@ -521,7 +524,7 @@ func (w *StationWorker) claim(ctx context.Context) (*inFlight, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("station %s: claim: %w", w.Config.Name, err)
 	}
 	f.log(w.Log).Info("card claimed")
 	w.step(stepClaimed)
@@ -588,18 +591,15 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 		return w.reject(ctx, f, "chip: "+err.Error())
 	}
 	f.ChipUID = res.UID
-	if err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO card_chips (uid, card_number, attempt_id, state) VALUES ($1, $2, $3, 'good')`,
-			res.UID, string(f.Number), f.AttemptID); err != nil {
-			return fmt.Errorf("card %s: record chip %X: %w", f.Number, res.UID, err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = $2, chip_uid = $3 WHERE attempt_id = $1`, f.AttemptID, stepPrintSubmitting, res.UID); err != nil {
-			return fmt.Errorf("card %s: record step: %w", f.Number, err)
-		}
-		_, err := TransitionCard(ctx, tx, f.Number, CardEncoded, w.actor(), fmt.Sprintf("chip %X", res.UID))
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO card_chips (uid, card_number, attempt_id, state) VALUES ($1, $2, $3, 'good')`, res.UID, string(f.Number), f.AttemptID)
+	b.Queue(`UPDATE card_attempts SET step = $2, chip_uid = $3 WHERE attempt_id = $1`, f.AttemptID, stepPrintSubmitting, res.UID)
+	encoded := queueCardMove(b, f.Number, CardEncoded, w.actor(), fmt.Sprintf("chip %X", res.UID), "")
+	if err := batchTx(ctx, w.Store.pool, b, func(tx pgx.Tx) error {
+		_, err := encoded.result(ctx, tx)
 		return err
 	}); err != nil {
-		return err
+		return fmt.Errorf("card %s: record chip %X: %w", f.Number, res.UID, err)
 	}
 	f.Step = stepPrintSubmitting
 	w.step(stepEncoded)
@@ -674,31 +674,30 @@ func parkingFault(fs []printer.Fault) *printer.Fault {
 // and the order produced when this was its last card.
 func (w *StationWorker) produced(ctx context.Context, f *inFlight, job *printer.JobResult) error {
 	now := w.now()
-	err := pgx.BeginFunc(ctx, w.Store.pool, func(tx pgx.Tx) error {
-		if job != nil {
-			if _, err := TransitionCard(ctx, tx, f.Number, CardPrinted, w.actor(), fmt.Sprintf("job %d completed", job.JobID)); err != nil {
+	b := &pgx.Batch{}
+	var printed *cardMove
+	if job != nil {
+		printed = queueCardMove(b, f.Number, CardPrinted, w.actor(), fmt.Sprintf("job %d completed", job.JobID), "")
+	}
+	produced := queueCardMove(b, f.Number, CardProduced, w.actor(), "in the output tray", "station = NULL")
+	b.Queue(`UPDATE card_attempts SET step = 'ejected', outcome = 'produced', ended_at = now() WHERE attempt_id = $1`, f.AttemptID)
+	w.queueLeave(b, f, "produced", false)
+	// The order row is locked before its cards are counted: two stations making an order's last
+	// two cards at once would each count the other's as not yet made, and neither would move the
+	// order on. The second now waits, then counts what the first committed (the count is a
+	// statement of its own, so it sees that commit).
+	b.Queue(`SELECT 1 FROM orders WHERE order_id = $1 FOR NO KEY UPDATE`, f.OrderID)
+	var left int
+	b.Queue(`SELECT count(*) FROM cards WHERE order_id = $1 AND state NOT IN ('produced', 'dispatched', 'blocked')`, f.OrderID).
+		QueryRow(func(r pgx.Row) error { return r.Scan(&left) })
+	err := batchTx(ctx, w.Store.pool, b, func(tx pgx.Tx) error {
+		for _, m := range []*cardMove{printed, produced} {
+			if m == nil {
+				continue
+			}
+			if _, err := m.result(ctx, tx); err != nil {
 				return err
 			}
-		}
-		if _, err := transitionCardSet(ctx, tx, f.Number, CardProduced, w.actor(), "in the output tray", "station = NULL"); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE card_attempts SET step = 'ejected', outcome = 'produced', ended_at = now() WHERE attempt_id = $1`, f.AttemptID); err != nil {
-			return fmt.Errorf("card %s: close attempt: %w", f.Number, err)
-		}
-		if err := w.leave(ctx, tx, f, "produced", false); err != nil {
-			return err
-		}
-		// The order row is locked before its cards are counted: two stations making an order's
-		// last two cards at once would each count the other's as not yet made, and neither would
-		// move the order on. The second now waits, then counts what the first committed.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM orders WHERE order_id = $1 FOR NO KEY UPDATE`, f.OrderID); err != nil {
-			return fmt.Errorf("order %s: lock: %w", f.OrderID, err)
-		}
-		var left int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM cards WHERE order_id = $1 AND state NOT IN ('produced', 'dispatched', 'blocked')`,
-			f.OrderID).Scan(&left); err != nil {
-			return fmt.Errorf("order %s: count cards left: %w", f.OrderID, err)
 		}
 		if left == 0 {
 			if err := TransitionOrder(ctx, tx, f.OrderID, OrderProduced, w.actor(), "every card produced"); err != nil {
@@ -708,6 +707,9 @@ func (w *StationWorker) produced(ctx context.Context, f *inFlight, job *printer.
 		return w.publish(ctx, tx, TopicCardsProduced, f.OrderID, CardProducedEvent{Type: "CardProduced", CardNumber: string(f.Number),
 			OrderID: f.OrderID, Station: w.Config.Name, ChipUID: fmt.Sprintf("%X", f.ChipUID), Attempt: f.Attempt, ProducedAt: now})
 	})
+	if err != nil {
+		err = fmt.Errorf("card %s: record produced: %w", f.Number, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -722,28 +724,30 @@ func (w *StationWorker) produced(ctx context.Context, f *inFlight, job *printer.
 // leave books the blank used and frees the station (and the card from it, unless the caller's
 // transition did that already).
 func (w *StationWorker) leave(ctx context.Context, tx pgx.Tx, f *inFlight, kind string, freeCard bool) error {
+	b := &pgx.Batch{}
+	w.queueLeave(b, f, kind, freeCard)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("card %s: leave station %s: %w", f.Number, w.Config.Name, err)
+	}
+	return nil
+}
+
+// queueLeave queues leave's statements in b.
+func (w *StationWorker) queueLeave(b *pgx.Batch, f *inFlight, kind string, freeCard bool) {
 	if kind != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO blank_stock (station, card_type, kind, quantity, card_number, by) VALUES ($1, $2, $3, 1, $4, $5)`,
-			w.Config.Name, string(f.CardType), kind, string(f.Number), w.actor()); err != nil {
-			return fmt.Errorf("card %s: book blank: %w", f.Number, err)
-		}
+		b.Queue(`INSERT INTO blank_stock (station, card_type, kind, quantity, card_number, by) VALUES ($1, $2, $3, 1, $4, $5)`,
+			w.Config.Name, string(f.CardType), kind, string(f.Number), w.actor())
 	}
 	if freeCard {
-		if _, err := tx.Exec(ctx, "UPDATE cards SET station = NULL WHERE card_number = $1", string(f.Number)); err != nil {
-			return fmt.Errorf("card %s: leave station: %w", f.Number, err)
-		}
+		b.Queue("UPDATE cards SET station = NULL WHERE card_number = $1", string(f.Number))
 	}
 	var stuck *string
 	if f.Stuck {
 		stuck = (*string)(&f.Number)
 	}
-	_, err := tx.Exec(ctx, `UPDATE stations SET state = CASE WHEN state = 'parked' THEN state ELSE 'idle' END,
+	b.Queue(`UPDATE stations SET state = CASE WHEN state = 'parked' THEN state ELSE 'idle' END,
 		parked_card = CASE WHEN parked_card = $2 THEN NULL ELSE parked_card END, coupler_card = coalesce($3, coupler_card),
 		updated_at = now() WHERE name = $1`, w.Config.Name, string(f.Number), stuck)
-	if err != nil {
-		return fmt.Errorf("station %s: set idle: %w", w.Config.Name, err)
-	}
-	return nil
 }
 
 // reject sends the card at the coupler to the reject tray and spoils it. A transport that cannot
