@@ -232,3 +232,61 @@ func BenchmarkCardFromStoredJPEG(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCardDocument is what a station spends on a card's print document: render both sides
+// and encode them as PWG Raster, card after card into the same images, as landscape faces turned
+// by EncodeRaster ("faces") or as pages drawn upright by RenderPagesInto ("pages").
+func BenchmarkCardDocument(b *testing.B) {
+	opts := RasterOptions{MediaName: CR80MediaName, Sides: "two-sided-short-edge"}
+	for _, c := range []struct {
+		name   string
+		newImg func() *image.RGBA
+		render func(*Renderer, *Face, *image.RGBA, *image.RGBA) error
+		encode func(io.Writer, RasterOptions, ...*image.RGBA) error
+	}{
+		{"faces", NewFace, (*Renderer).RenderInto, EncodeRaster},
+		{"pages", NewPage, (*Renderer).RenderPagesInto, EncodePages},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r := benchRenderer(b)
+			f := SampleFace(Construction)
+			front, back := c.newImg(), c.newImg()
+			var buf bytes.Buffer
+			defer cpuTime(b)()
+			var times []time.Duration
+			defer func() {
+				slices.Sort(times)
+				b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "median-ns/op")
+			}()
+			for b.Loop() {
+				t0 := time.Now()
+				if err := c.render(r, f, front, back); err != nil {
+					b.Fatal(err)
+				}
+				buf.Reset()
+				if err := c.encode(&buf, opts, front, back); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(t0))
+			}
+		})
+	}
+}
+
+// BenchmarkRasterPages is BenchmarkRaster from pages already upright.
+func BenchmarkRasterPages(b *testing.B) {
+	r := benchRenderer(b)
+	front, back := NewPage(), NewPage()
+	if err := r.RenderPagesInto(SampleFace(Construction), front, back); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	defer cpuTime(b)()
+	for b.Loop() {
+		buf.Reset()
+		if err := EncodePages(&buf, RasterOptions{MediaName: CR80MediaName, Sides: "two-sided-short-edge"}, front, back); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/card")
+}

@@ -71,20 +71,32 @@ func (o RasterOptions) transform(i int) pageTransform {
 // EncodeRaster writes the faces, in order (front, then back), as the pages of one PWG Raster
 // document in 8-bit sRGB at 300 dpi.
 func EncodeRaster(w io.Writer, opts RasterOptions, faces ...*image.RGBA) error {
+	return encodeRaster(w, opts, faces, "face", image.Pt(FaceWidth, FaceHeight), (*rasterEncoder).page)
+}
+
+// EncodePages is EncodeRaster of faces already turned onto their pages, as RenderPagesInto draws
+// them (pageWidth × pageHeight): the same document, without turning each face per card.
+func EncodePages(w io.Writer, opts RasterOptions, pages ...*image.RGBA) error {
+	return encodeRaster(w, opts, pages, "page image", image.Pt(pageWidth, pageHeight), (*rasterEncoder).upright)
+}
+
+// encodeRaster writes the document of imgs, each of the given size and laid on its page by page.
+func encodeRaster(w io.Writer, opts RasterOptions, imgs []*image.RGBA, what string, size image.Point,
+	page func(*rasterEncoder, *image.RGBA, pageTransform) error) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if _, err := bw.WriteString("RaS2"); err != nil {
 		return fmt.Errorf("encode PWG raster: %w", err)
 	}
-	e := &rasterEncoder{w: bw, lines: make([][pageWidth]uint32, rasterTile)}
-	for i, face := range faces {
-		if face.Bounds().Dx() != FaceWidth || face.Bounds().Dy() != FaceHeight {
-			return fmt.Errorf("encode PWG raster: face %d is %v, want %d×%d", i+1, face.Bounds().Size(), FaceWidth, FaceHeight)
+	e := &rasterEncoder{w: bw}
+	for i, img := range imgs {
+		if img.Bounds().Size() != size {
+			return fmt.Errorf("encode PWG raster: %s %d is %v, want %d×%d", what, i+1, img.Bounds().Size(), size.X, size.Y)
 		}
 		tf := opts.transform(i)
-		if _, err := bw.Write(pwgHeader(opts, len(faces), tf)); err != nil {
+		if _, err := bw.Write(pwgHeader(opts, len(imgs), tf)); err != nil {
 			return fmt.Errorf("encode PWG raster: %w", err)
 		}
-		if err := e.page(face, tf); err != nil {
+		if err := page(e, img, tf); err != nil {
 			return fmt.Errorf("encode PWG raster: page %d: %w", i+1, err)
 		}
 	}
@@ -104,8 +116,9 @@ const rasterTile = 64
 // two lines, compares exactly the RGB bytes the page carries.
 type rasterEncoder struct {
 	w      io.Writer
-	lines  [][pageWidth]uint32 // rasterTile lines
+	lines  [][pageWidth]uint32 // rasterTile lines, made by the first page that turns a face
 	held   [pageWidth]uint32   // the line waiting to be written
+	next   [pageWidth]uint32   // the line upright reads
 	rep    int                 // how many times held repeats; 0 before the first line of a page
 	packed []byte
 }
@@ -115,6 +128,9 @@ type rasterEncoder struct {
 // first).
 func (e *rasterEncoder) page(face *image.RGBA, tf pageTransform) error {
 	e.rep = 0
+	if e.lines == nil {
+		e.lines = make([][pageWidth]uint32, rasterTile)
+	}
 	const tiles = (FaceWidth + rasterTile - 1) / rasterTile
 	for ti := range tiles {
 		t := ti
@@ -182,6 +198,35 @@ func (e *rasterEncoder) turn(face *image.RGBA, x0, n int, mirrorX bool) {
 			}
 		}
 	}
+}
+
+// upright writes the lines of a page image already in page orientation: its rows are the page
+// lines (mirrorX: each row reversed; mirrorY: the rows in reverse order).
+func (e *rasterEncoder) upright(img *image.RGBA, tf pageTransform) error {
+	const noAlpha = 0x00ffffff
+	e.rep = 0
+	for k := range pageHeight {
+		y := k
+		if tf.mirrorY {
+			y = pageHeight - 1 - k
+		}
+		off := img.PixOffset(img.Rect.Min.X, img.Rect.Min.Y+y)
+		row := (*[4 * pageWidth]byte)(img.Pix[off : off+4*pageWidth]) // a fixed length drops the bounds checks
+		l := &e.next
+		if tf.mirrorX {
+			for p := range l {
+				l[pageWidth-1-p] = binary.LittleEndian.Uint32(row[4*p:]) & noAlpha
+			}
+		} else {
+			for p := range l {
+				l[p] = binary.LittleEndian.Uint32(row[4*p:]) & noAlpha
+			}
+		}
+		if err := e.line(l); err != nil {
+			return err
+		}
+	}
+	return e.flush()
 }
 
 // line takes the next page line: another repeat of the held line, or a new one after writing

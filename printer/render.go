@@ -125,7 +125,11 @@ type Renderer struct {
 	lay  layout
 	mu   sync.Mutex
 	fs   *fonts
-	bg   map[bgKey]*image.RGBA
+	bg   map[bgKey]*image.RGBA // the static layer per card type and side, as a face
+	// bgPage is bg turned onto the print page, and scratch holds one element while it is drawn
+	// for a page (see RenderPagesInto).
+	bgPage  map[bgKey]*image.RGBA
+	scratch []byte
 }
 
 type bgKey struct {
@@ -145,7 +149,7 @@ func NewRenderer(opts Options) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new renderer: %w", err)
 	}
-	return &Renderer{opts: opts, lay: newLayout(), fs: fs, bg: map[bgKey]*image.RGBA{}}, nil
+	return &Renderer{opts: opts, lay: newLayout(), fs: fs, bg: map[bgKey]*image.RGBA{}, bgPage: map[bgKey]*image.RGBA{}}, nil
 }
 
 // Render validates the face and draws its front and back into new images.
@@ -171,13 +175,9 @@ func (r *Renderer) RenderInto(f *Face, front, back *image.RGBA) error {
 	if front == nil || back == nil || front.Rect != want || back.Rect != want || front == back {
 		return fmt.Errorf("render card %s: front and back must be two distinct %d×%d images", f.CardNumber, FaceWidth, FaceHeight)
 	}
-	url, err := StatusURL(r.opts.StatusBaseURL, r.opts.SigningKey, f.CardNumber, f.Expiry)
+	qr, err := r.prepare(f)
 	if err != nil {
-		return fmt.Errorf("render card %s: %w", f.CardNumber, err)
-	}
-	qr, err := QRModules(url)
-	if err != nil {
-		return fmt.Errorf("render card %s: %w", f.CardNumber, err)
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -186,9 +186,27 @@ func (r *Renderer) RenderInto(f *Face, front, back *image.RGBA) error {
 	return nil
 }
 
-// background copies the static layer for a card type and side into img, drawing the layer on
-// first use.
+// prepare makes the modules of the face's QR code, the work of a render that needs no lock.
+func (r *Renderer) prepare(f *Face) ([][]bool, error) {
+	url, err := StatusURL(r.opts.StatusBaseURL, r.opts.SigningKey, f.CardNumber, f.Expiry)
+	if err != nil {
+		return nil, fmt.Errorf("render card %s: %w", f.CardNumber, err)
+	}
+	qr, err := QRModules(url)
+	if err != nil {
+		return nil, fmt.Errorf("render card %s: %w", f.CardNumber, err)
+	}
+	return qr, nil
+}
+
+// background copies the static layer for a card type and side into img.
 func (r *Renderer) background(img *image.RGBA, t CardType, back bool) {
+	copy(img.Pix, r.staticLayer(t, back).Pix)
+}
+
+// staticLayer is the part of a face that every card of a type shows on that side, drawn on first
+// use. The caller holds r.mu.
+func (r *Renderer) staticLayer(t CardType, back bool) *image.RGBA {
 	k := bgKey{t, back}
 	bg, ok := r.bg[k]
 	if !ok {
@@ -201,7 +219,7 @@ func (r *Renderer) background(img *image.RGBA, t CardType, back bool) {
 		}
 		r.bg[k] = bg
 	}
-	copy(img.Pix, bg.Pix)
+	return bg
 }
 
 func fill(dst *image.RGBA, rect image.Rectangle, c color.RGBA) {
@@ -224,17 +242,51 @@ func (r *Renderer) drawFrontStatic(img *image.RGBA, t CardType) {
 	}
 }
 
-func (r *Renderer) drawFront(img *image.RGBA, f *Face) {
+// An element is one part of a face that differs from card to card. Its drawing writes no pixel
+// outside box and reads none but the static layer's under box, and the elements of a side do not
+// overlap: so an element can be drawn on its own, onto an image of just its box, and the result
+// laid onto the page (see RenderPagesInto).
+type element struct {
+	box  image.Rectangle
+	draw func(img *image.RGBA)
+}
+
+// text is the element of s set in box b (which clips the drawing).
+func (r *Renderer) text(b textBox, s string) element {
+	return element{b.r, func(img *image.RGBA) { b.draw(img, r.fs, s) }}
+}
+
+// frontElements are the photo and the text of the front.
+func (r *Renderer) frontElements(f *Face) []element {
 	l := &r.lay
-	r.background(img, f.CardType, false)
-	drawPhoto(img, l.photo, f.Photo)
-	l.family.draw(img, r.fs, f.FamilyName)
-	l.given.draw(img, r.fs, f.GivenName)
-	l.employer.draw(img, r.fs, f.OrgName)
-	l.orgNumber.draw(img, r.fs, "Org.nr. "+groupOrgNumber(f.OrgNumber))
+	els := []element{
+		{l.photo, func(img *image.RGBA) { drawPhoto(img, l.photo, f.Photo) }},
+		r.text(l.family, f.FamilyName),
+		r.text(l.given, f.GivenName),
+		r.text(l.employer, f.OrgName),
+		r.text(l.orgNumber, "Org.nr. "+groupOrgNumber(f.OrgNumber)),
+	}
 	y := l.fieldsTop + l.labelPx*5/4
 	for i, s := range []string{f.CardNumber, date(f.BirthDate), date(f.Expiry)} {
-		textBox{r: image.Rect(l.fieldCols[i], y, l.fieldCols[i]+l.fieldW, y+mm(4)), maxPx: 40, minPx: 24, maxLines: 1, bold: true, col: ink()}.draw(img, r.fs, s)
+		b := textBox{r: image.Rect(l.fieldCols[i], y, l.fieldCols[i]+l.fieldW, y+mm(4)), maxPx: 40, minPx: 24, maxLines: 1, bold: true, col: ink()}
+		els = append(els, r.text(b, s))
+	}
+	return els
+}
+
+// backElements are the QR code and the card number of the back.
+func (r *Renderer) backElements(f *Face, qr [][]bool) []element {
+	l := &r.lay
+	return []element{
+		{l.qr, func(img *image.RGBA) { drawQR(img, l.qr, qr) }},
+		r.text(l.backNumber, "Kortnr. "+f.CardNumber),
+	}
+}
+
+func (r *Renderer) drawFront(img *image.RGBA, f *Face) {
+	r.background(img, f.CardType, false)
+	for _, e := range r.frontElements(f) {
+		e.draw(img)
 	}
 }
 
@@ -256,8 +308,9 @@ func (r *Renderer) drawBackStatic(img *image.RGBA, t CardType) {
 
 func (r *Renderer) drawBack(img *image.RGBA, f *Face, qr [][]bool) {
 	r.background(img, f.CardType, true)
-	drawQR(img, r.lay.qr, qr)
-	r.lay.backNumber.draw(img, r.fs, "Kortnr. "+f.CardNumber)
+	for _, e := range r.backElements(f, qr) {
+		e.draw(img)
+	}
 }
 
 // drawQR draws the modules centred in box at the largest whole-pixel module size that fits with a
