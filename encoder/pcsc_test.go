@@ -246,6 +246,32 @@ func TestPCSCDRestarted(t *testing.T) {
 	}
 }
 
+// TestPCSCDSupervised: a supervised daemon that dies comes back by itself, and a station works on
+// the card at its reader again without anyone starting pcscd.
+func TestPCSCDSupervised(t *testing.T) {
+	r := newRig(t)
+	r.blank(t, encoder.Faults{})
+	sctx, stop := context.WithCancel(r.ctx)
+	supervised := make(chan struct{})
+	go func() { r.d.Supervise(sctx); close(supervised) }()
+	defer func() { stop(); <-supervised }()
+	r.d.Kill()
+	ctx, cancel := context.WithTimeout(r.ctx, 15*time.Second)
+	defer cancel()
+	var err error
+	for ctx.Err() == nil {
+		var res encoder.EncodeResult
+		if res, err = r.st.Encode(ctx, record("1000000017"), encoder.EncodeOptions{}); err == nil {
+			if string(res.UID) != string(r.slot.Card().UID()) {
+				t.Errorf("after the restart: UID % X", res.UID)
+			}
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("pcscd did not come back under supervision: last error %v", err)
+}
+
 // BenchmarkEncodeThroughPCSCD is the wall time of one card through pcscd + vpcd: connect, encode,
 // full read-back and signature check. Card changes (up to 0.4 s of pcscd polling each) are not
 // timed. Run with -benchtime=20x: each iteration waits for a card change.

@@ -204,9 +204,10 @@ type PCSCD struct {
 	VPCDPort int
 	log      *slog.Logger
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	exit chan struct{}
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exit    chan struct{}
+	stopped bool // by Stop: Supervise restarts no more
 }
 
 // Reader names of the two vpcd slots of a PCSCD.
@@ -274,6 +275,7 @@ func (d *PCSCD) Start(ctx context.Context) error {
 	if d.cmd != nil {
 		return errors.New("start pcscd: already running")
 	}
+	d.stopped = false
 	bin, err := PCSCDPath()
 	if err != nil {
 		return err
@@ -339,9 +341,50 @@ func (d *PCSCD) Start(ctx context.Context) error {
 	}
 }
 
-// Stop ends the daemon (SIGTERM, then SIGKILL) and waits for it.
+// Supervise restarts the daemon whenever it exits without Stop, as systemd restarts the system's
+// pcscd after a crash, until ctx ends or Stop. Stations lose their reader for a moment and park;
+// the operator clears them and they carry on, without a restart of the service. A failed restart
+// is tried again every second.
+func (d *PCSCD) Supervise(ctx context.Context) {
+	for {
+		d.mu.Lock()
+		exit, stopped := d.exit, d.stopped
+		d.mu.Unlock()
+		if stopped {
+			return
+		}
+		if exit != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-exit:
+			}
+		}
+		d.mu.Lock()
+		stopped, running := d.stopped, d.cmd != nil
+		d.mu.Unlock()
+		if stopped {
+			return
+		}
+		if running { // started again by someone else meanwhile
+			continue
+		}
+		d.log.Warn("pcscd exited; restarting it")
+		if err := d.Start(ctx); err != nil {
+			d.log.Error("restart pcscd", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// Stop ends the daemon (SIGTERM, then SIGKILL) and waits for it; Supervise restarts it no more.
 func (d *PCSCD) Stop() error {
 	d.mu.Lock()
+	d.stopped = true
 	cmd, exit := d.cmd, d.exit
 	d.mu.Unlock()
 	if cmd == nil {

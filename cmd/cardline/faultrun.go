@@ -9,7 +9,8 @@ package main
 //	                         ippeveprinter's job script on every job, as VirtualPrinter.SetFault writes it
 //	DIR/STATION/chip-faults  lines "lose-write N" or "tear N": the child queues them on the station's
 //	                         VirtualTransport (next blanks fed) and removes the file
-//	DIR/pcscd/kill           the child kills its pcscd with SIGKILL (a crash of the daemon) and removes it
+//	DIR/pcscd/kill           the child kills its pcscd with SIGKILL (a crash of the daemon) and removes it;
+//	                         the child starts it again by itself, as systemd would (PCSCD.Supervise)
 //
 // A SIGKILL of the child also kills its pcscd and printers; the restarted child starts new ones.
 
@@ -431,16 +432,15 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 					inPlay = nil
 				}
 			case "pcscd":
+				// The service restarts its pcscd itself (PCSCD.Supervise); the operator only clears
+				// the parked stations, below.
 				if p := parkedStation(stations, ""); p != nil || time.Since(playedAt) > 20*time.Second {
 					if p != nil {
-						step("%s parked: %s; restarting the service (and its pcscd)", p.Name, p.Fault)
+						step("%s parked: %s; pcscd restarted by the service", p.Name, p.Fault)
 						r.played = append(r.played, "pcscd death parked "+p.Name)
 					} else {
 						r.played = append(r.played, "pcscd death parked no station")
-						step("no station parked 20 s after pcscd died; restarting the service (and its pcscd)")
-					}
-					if err := restart(syscall.SIGTERM); err != nil {
-						return err
+						step("no station parked 20 s after pcscd died")
 					}
 					inPlay = nil
 				}

@@ -364,6 +364,7 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 					return nil, err
 				}
 				cleanups = append(cleanups, func() { vs.Close() })
+				go vs.PCSCD.Supervise(ctx)
 				if s.cfg.virtualDir != "" {
 					go watchPCSCDKill(ctx, pcscDir, vs.PCSCD, log)
 				}
