@@ -111,16 +111,19 @@ func encodeRaster(w io.Writer, opts RasterOptions, imgs []*image.RGBA, what stri
 // fill. Narrower tiles leave the encoder waiting on one cache miss per face row.
 const rasterTile = 64
 
-// rasterEncoder holds the buffers of one EncodeRaster call. Pixels are uint32s read little-endian
-// from the face (R | G<<8 | B<<16) with the alpha byte cleared, so that comparing two pixels, or
-// two lines, compares exactly the RGB bytes the page carries.
+// rasterEncoder holds the buffers of one EncodeRaster call. A line is held as its pixels' RGBA
+// bytes, 4 a pixel as in *image.RGBA; the alpha byte, which the page does not carry, is ignored
+// wherever two pixels or two lines are compared (see sameRGB) and never written out.
 type rasterEncoder struct {
-	w      io.Writer
-	lines  [][pageWidth]uint32 // rasterTile lines, made by the first page that turns a face
-	held   [pageWidth]uint32   // the line waiting to be written
-	next   [pageWidth]uint32   // the line upright reads
-	rep    int                 // how many times held repeats; 0 before the first line of a page
-	packed []byte
+	w     io.Writer
+	lines [][4 * pageWidth]byte // rasterTile lines, made by the first page that turns a face
+	// held is the line waiting to be written: heldBuf, or a row of the page image being encoded,
+	// which stays put while its page is written.
+	held    []byte
+	heldBuf [4 * pageWidth]byte
+	rev     [4 * pageWidth]byte // a page row reversed (mirrorX)
+	rep     int                 // how many times held repeats; 0 before the first line of a page
+	packed  []byte
 }
 
 // page writes the lines of one page. Page line x is face column x read bottom to top: the face
@@ -129,7 +132,7 @@ type rasterEncoder struct {
 func (e *rasterEncoder) page(face *image.RGBA, tf pageTransform) error {
 	e.rep = 0
 	if e.lines == nil {
-		e.lines = make([][pageWidth]uint32, rasterTile)
+		e.lines = make([][4 * pageWidth]byte, rasterTile)
 	}
 	const tiles = (FaceWidth + rasterTile - 1) / rasterTile
 	for ti := range tiles {
@@ -145,7 +148,7 @@ func (e *rasterEncoder) page(face *image.RGBA, tf pageTransform) error {
 			if tf.mirrorY {
 				k = n - 1 - kk
 			}
-			if err := e.line(&e.lines[k]); err != nil {
+			if err := e.line(e.lines[k][:], false); err != nil {
 				return err
 			}
 		}
@@ -157,7 +160,6 @@ func (e *rasterEncoder) page(face *image.RGBA, tf pageTransform) error {
 // in memory order; each row gives a run of rasterTile pixels, so that a page crossing (a face
 // row is about 4 KB) fetches several cache lines at once.
 func (e *rasterEncoder) turn(face *image.RGBA, x0, n int, mirrorX bool) {
-	const noAlpha = 0x00ffffff
 	lines := e.lines[:n]
 	// Eight face rows at a time: each page line then takes eight neighbouring pixels (32 bytes)
 	// at once, and the eight row segments read stay in the L1 cache while every line takes its
@@ -172,18 +174,18 @@ func (e *rasterEncoder) turn(face *image.RGBA, x0, n int, mirrorX bool) {
 		}
 		if m == block && !mirrorX {
 			// Page position of row y is pageWidth-1-y: the block's rows land at p … p-7.
-			p := pageWidth - 1 - y0 - (block - 1)
+			p := 4 * (pageWidth - 1 - y0 - (block - 1))
 			for k := range lines {
-				dst := (*[block]uint32)(lines[k][p : p+block])
+				dst := (*[4 * block]byte)(lines[k][p : p+4*block])
 				i := 4 * k
-				dst[7] = binary.LittleEndian.Uint32(rows[0][i:]) & noAlpha
-				dst[6] = binary.LittleEndian.Uint32(rows[1][i:]) & noAlpha
-				dst[5] = binary.LittleEndian.Uint32(rows[2][i:]) & noAlpha
-				dst[4] = binary.LittleEndian.Uint32(rows[3][i:]) & noAlpha
-				dst[3] = binary.LittleEndian.Uint32(rows[4][i:]) & noAlpha
-				dst[2] = binary.LittleEndian.Uint32(rows[5][i:]) & noAlpha
-				dst[1] = binary.LittleEndian.Uint32(rows[6][i:]) & noAlpha
-				dst[0] = binary.LittleEndian.Uint32(rows[7][i:]) & noAlpha
+				copy(dst[28:32], rows[0][i:i+4])
+				copy(dst[24:28], rows[1][i:i+4])
+				copy(dst[20:24], rows[2][i:i+4])
+				copy(dst[16:20], rows[3][i:i+4])
+				copy(dst[12:16], rows[4][i:i+4])
+				copy(dst[8:12], rows[5][i:i+4])
+				copy(dst[4:8], rows[6][i:i+4])
+				copy(dst[0:4], rows[7][i:i+4])
 			}
 			continue
 		}
@@ -194,16 +196,16 @@ func (e *rasterEncoder) turn(face *image.RGBA, x0, n int, mirrorX bool) {
 			}
 			src := rows[r]
 			for k := range lines {
-				lines[k][p] = binary.LittleEndian.Uint32(src[4*k:]) & noAlpha
+				copy(lines[k][4*p:4*p+4], src[4*k:4*k+4])
 			}
 		}
 	}
 }
 
 // upright writes the lines of a page image already in page orientation: its rows are the page
-// lines (mirrorX: each row reversed; mirrorY: the rows in reverse order).
+// lines (mirrorX: each row reversed; mirrorY: the rows in reverse order). Rows are packed where
+// they lie, with no copy, unless reversed.
 func (e *rasterEncoder) upright(img *image.RGBA, tf pageTransform) error {
-	const noAlpha = 0x00ffffff
 	e.rep = 0
 	for k := range pageHeight {
 		y := k
@@ -211,18 +213,17 @@ func (e *rasterEncoder) upright(img *image.RGBA, tf pageTransform) error {
 			y = pageHeight - 1 - k
 		}
 		off := img.PixOffset(img.Rect.Min.X, img.Rect.Min.Y+y)
-		row := (*[4 * pageWidth]byte)(img.Pix[off : off+4*pageWidth]) // a fixed length drops the bounds checks
-		l := &e.next
+		row := img.Pix[off : off+4*pageWidth : off+4*pageWidth]
+		stays := true
 		if tf.mirrorX {
-			for p := range l {
-				l[pageWidth-1-p] = binary.LittleEndian.Uint32(row[4*p:]) & noAlpha
+			src, dst := (*[4 * pageWidth]byte)(row), &e.rev
+			for p := range pageWidth {
+				q := 4 * (pageWidth - 1 - p)
+				copy(dst[q:q+4], src[4*p:4*p+4])
 			}
-		} else {
-			for p := range l {
-				l[p] = binary.LittleEndian.Uint32(row[4*p:]) & noAlpha
-			}
+			row, stays = dst[:], false
 		}
-		if err := e.line(l); err != nil {
+		if err := e.line(row, stays); err != nil {
 			return err
 		}
 	}
@@ -230,18 +231,37 @@ func (e *rasterEncoder) upright(img *image.RGBA, tf pageTransform) error {
 }
 
 // line takes the next page line: another repeat of the held line, or a new one after writing
-// the held line out. A repeat count is one byte, so a line repeats at most 256 times.
-func (e *rasterEncoder) line(l *[pageWidth]uint32) error {
-	if e.rep > 0 && e.rep < 256 && *l == e.held {
+// the held line out. A repeat count is one byte, so a line repeats at most 256 times. A line that
+// stays put until the page is written is held where it is; any other is copied.
+func (e *rasterEncoder) line(l []byte, stays bool) error {
+	if e.rep > 0 && e.rep < 256 && sameRGB(l, e.held) {
 		e.rep++
 		return nil
 	}
 	if err := e.flush(); err != nil {
 		return err
 	}
-	e.held = *l
+	if stays {
+		e.held = l
+	} else {
+		e.held = e.heldBuf[:copy(e.heldBuf[:], l)]
+	}
 	e.rep = 1
 	return nil
+}
+
+// rgbPair masks the alpha bytes out of two little-endian RGBA pixels read as one uint64.
+const rgbPair = 0x00ffffff00ffffff
+
+// sameRGB says whether two lines of pageWidth pixels have the same colours, alpha aside.
+func sameRGB(a, b []byte) bool {
+	x, y := (*[4 * pageWidth]byte)(a), (*[4 * pageWidth]byte)(b)
+	for i := 0; i < 4*pageWidth; i += 8 {
+		if (binary.LittleEndian.Uint64(x[i:])^binary.LittleEndian.Uint64(y[i:]))&rgbPair != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // flush writes the held line, if any, with its repeat count.
@@ -250,7 +270,7 @@ func (e *rasterEncoder) flush() error {
 		return nil
 	}
 	e.packed = append(e.packed[:0], byte(e.rep-1))
-	e.packed = packPixels(e.packed, e.held[:])
+	e.packed = packPixels(e.packed, e.held)
 	e.rep = 0
 	_, err := e.w.Write(e.packed)
 	return err
@@ -258,31 +278,36 @@ func (e *rasterEncoder) flush() error {
 
 // packLine appends one line of 3-byte pixels in PWG's run-length code (see packPixels).
 func packLine(dst, line []byte) []byte {
-	px := make([]uint32, len(line)/3)
-	for i := range px {
-		px[i] = uint32(line[3*i]) | uint32(line[3*i+1])<<8 | uint32(line[3*i+2])<<16
+	px := make([]byte, len(line)/3*4)
+	for i := range len(line) / 3 {
+		copy(px[4*i:4*i+3], line[3*i:3*i+3])
 	}
 	return packPixels(dst, px)
 }
 
-// packPixels appends one line of pixels (R | G<<8 | B<<16, nothing above) in PWG's run-length
-// code: a byte n < 128 means the next pixel repeats n+1 times; a byte 257−n (129…255) means n
-// (2…128) literal pixels follow. A run is taken wherever two neighbours are equal.
-func packPixels(dst []byte, px []uint32) []byte {
-	n := len(px)
+// packPixels appends one line of RGBA pixels (4 bytes each, the fourth ignored) in PWG's
+// run-length code of 3-byte pixels: a byte n < 128 means the next pixel repeats n+1 times; a byte
+// 257−n (129…255) means n (2…128) literal pixels follow. A run is taken wherever two neighbours
+// are equal.
+func packPixels(dst []byte, line []byte) []byte {
+	const rgb = 0x00ffffff
+	n := len(line) / 4
+	line = line[:4*n]
+	px := func(i int) uint32 { return binary.LittleEndian.Uint32(line[4*i:]) & rgb }
 	// Room for the worst case, a count byte before every pixel, and a spare: each pixel is stored
 	// as 4 bytes, the next one overwriting the fourth.
 	dst = slices.Grow(dst, 4*n+1)
 	out := dst[len(dst) : len(dst)+4*n+1]
 	w := 0
 	for i := 0; i < n; {
-		v := px[i]
+		v := px(i)
 		end := min(n, i+128) // a run or a literal holds at most 128 pixels
 		j := i + 1
-		for _, u := range px[j:end] {
-			if u != v {
-				break
-			}
+		// Two pixels a compare while the run lasts.
+		for vv := uint64(v) | uint64(v)<<32; j+1 < end && binary.LittleEndian.Uint64(line[4*j:])&rgbPair == vv; {
+			j += 2
+		}
+		if j < end && px(j) == v {
 			j++
 		}
 		if j-i > 1 || j == n {
@@ -293,8 +318,16 @@ func packPixels(dst []byte, px []uint32) []byte {
 			continue
 		}
 		// literal run: up to the next pair of equal pixels
-		for j < end && (j+1 == n || px[j] != px[j+1]) {
-			j++
+		for cur := px(j); j < end; j++ {
+			if j+1 == n {
+				j++
+				break
+			}
+			next := px(j + 1)
+			if next == cur {
+				break
+			}
+			cur = next
 		}
 		if j-i == 1 {
 			out[w] = 0
@@ -302,8 +335,8 @@ func packPixels(dst []byte, px []uint32) []byte {
 			out[w] = byte(257 - (j - i))
 		}
 		w++
-		for _, v := range px[i:j] {
-			binary.LittleEndian.PutUint32(out[w:], v)
+		for k := i; k < j; k++ {
+			binary.LittleEndian.PutUint32(out[w:], binary.LittleEndian.Uint32(line[4*k:]))
 			w += 3
 		}
 		i = j
