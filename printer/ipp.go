@@ -540,14 +540,17 @@ func (c *Client) jobState(ctx context.Context, id int, res *JobResult) (string, 
 }
 
 // CardJob is one card for PrintCard: its two faces as rendered, and what the station wants the
-// printer's own encoder to do with it.
+// printer's own encoder to do with it. The faces come either as Render draws them (Front, Back)
+// or as RenderPagesInto draws them onto the print pages (FrontPage, BackPage), which spares
+// turning every face per card; a job has one pair or the other. A nil back is a one-sided card.
 type CardJob struct {
 	CardNumber string
 	// JobName names the job at the printer; empty: the card number. A station names each attempt
 	// apart (card number and attempt), so that after a crash it finds that attempt's job and no
 	// other attempt's.
-	JobName     string
-	Front, Back *image.RGBA
+	JobName             string
+	Front, Back         *image.RGBA
+	FrontPage, BackPage *image.RGBA
 	// Tracks are magnetic stripe track data for the printer's stripe encoder, sent as the job
 	// attribute TracksAttribute; empty means no stripe encoding.
 	Tracks []string
@@ -583,8 +586,18 @@ func CardDocument(st *PrinterStatus, job CardJob) (Document, error) {
 	if !slices.Contains(st.DocumentFormats, "image/pwg-raster") {
 		return Document{}, fmt.Errorf("printer does not take image/pwg-raster (it takes %q)", st.DocumentFormats)
 	}
+	front, back, encode := job.Front, job.Back, EncodeRaster
+	if job.FrontPage != nil || job.BackPage != nil {
+		if job.Front != nil || job.Back != nil {
+			return Document{}, fmt.Errorf("card %s: both faces and pages given", job.CardNumber)
+		}
+		front, back, encode = job.FrontPage, job.BackPage, EncodePages
+	}
+	if front == nil {
+		return Document{}, fmt.Errorf("card %s: no front", job.CardNumber)
+	}
 	sides := "one-sided"
-	if job.Back != nil {
+	if back != nil {
 		for _, s := range []string{"two-sided-short-edge", "two-sided-long-edge"} {
 			if slices.Contains(st.Sides, s) {
 				sides = s
@@ -593,11 +606,11 @@ func CardDocument(st *PrinterStatus, job CardJob) (Document, error) {
 		}
 	}
 	var buf bytes.Buffer
-	faces := []*image.RGBA{job.Front}
-	if job.Back != nil {
-		faces = append(faces, job.Back)
+	faces := []*image.RGBA{front}
+	if back != nil {
+		faces = append(faces, back)
 	}
-	if err := EncodeRaster(&buf, RasterOptions{MediaName: media, Sides: sides, SheetBack: st.SheetBack}, faces...); err != nil {
+	if err := encode(&buf, RasterOptions{MediaName: media, Sides: sides, SheetBack: st.SheetBack}, faces...); err != nil {
 		return Document{}, err
 	}
 	name := job.JobName

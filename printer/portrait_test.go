@@ -177,3 +177,47 @@ func TestRenderPagesIntoChecksPages(t *testing.T) {
 		t.Error("EncodePages took a landscape face")
 	}
 }
+
+// TestCardDocumentFromPages: a job of pages makes the document a job of faces makes, one- and
+// two-sided, and a job must give one pair or the other.
+func TestCardDocumentFromPages(t *testing.T) {
+	r := testRenderer(t)
+	f := SampleFace(Cleaning)
+	front, back, err := r.Render(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageFront, pageBack := NewPage(), NewPage()
+	if err := r.RenderPagesInto(f, pageFront, pageBack); err != nil {
+		t.Fatal(err)
+	}
+	for _, sides := range [][]string{{"one-sided"}, {"one-sided", "two-sided-long-edge"}} {
+		st := &PrinterStatus{MediaReady: []string{CR80MediaName}, DocumentFormats: []string{"image/pwg-raster"}, Sides: sides, SheetBack: "flipped"}
+		for _, c := range []struct {
+			name        string
+			faces, page CardJob
+		}{
+			{"two faces", CardJob{Front: front, Back: back}, CardJob{FrontPage: pageFront, BackPage: pageBack}},
+			{"front only", CardJob{Front: front}, CardJob{FrontPage: pageFront}},
+		} {
+			want, err := CardDocument(st, c.faces)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := CardDocument(st, c.page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Data, want.Data) || got.Sides != want.Sides || got.Media != want.Media {
+				t.Errorf("%v %s: the document from pages (%d bytes, %s) differs from that from faces (%d bytes, %s)",
+					sides, c.name, len(got.Data), got.Sides, len(want.Data), want.Sides)
+			}
+		}
+		for _, bad := range []CardJob{{Front: front, BackPage: pageBack}, {BackPage: pageBack}, {}} {
+			if _, err := CardDocument(st, bad); err == nil {
+				t.Errorf("%v: CardDocument took front %t, back %t, front page %t, back page %t",
+					sides, bad.Front != nil, bad.Back != nil, bad.FrontPage != nil, bad.BackPage != nil)
+			}
+		}
+	}
+}

@@ -228,7 +228,7 @@ type StationWorker struct {
 	// afterStep, in tests, hears each step recorded (the crash test exits there).
 	afterStep func(step string)
 
-	front, back *image.RGBA // rendered into card after card
+	front, back *image.RGBA // print pages (printer.NewPage) rendered into card after card
 	// settled says that no card of this station is left in production: the worker left every
 	// card it claimed produced or spoiled. It is false at start (a crashed run may have left
 	// cards) and after any error, so recovery runs then and not before every claim.
@@ -301,7 +301,7 @@ func (w *StationWorker) Run(ctx context.Context) error {
 	if err := w.register(ctx); err != nil {
 		return err
 	}
-	w.front, w.back = printer.NewFace(), printer.NewFace()
+	w.front, w.back = printer.NewPage(), printer.NewPage()
 	// A card the last run left at the coupler (or one that vanished with a crashed process and
 	// that the reader has not noticed yet) must be gone before the first blank is fed, or the
 	// encoder would talk to a card that is no longer there.
@@ -552,7 +552,7 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	}
 	rec, face, tracks, err := cardData(c, o)
 	if err == nil {
-		err = w.Renderer.RenderInto(face, w.front, w.back)
+		err = w.Renderer.RenderPagesInto(face, w.front, w.back)
 	}
 	if err != nil {
 		// The card's data cannot go on plastic: no blank is used; an operator must look.
@@ -575,7 +575,7 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	if err != nil {
 		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
 	}
-	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), JobName: f.jobName(), Front: w.front, Back: w.back,
+	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), JobName: f.jobName(), FrontPage: w.front, BackPage: w.back,
 		Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
 	if err != nil {
 		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
