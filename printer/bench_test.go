@@ -290,3 +290,28 @@ func BenchmarkRasterPages(b *testing.B) {
 	}
 	b.ReportMetric(float64(buf.Len()), "bytes/card")
 }
+
+// BenchmarkRenderInto is the render alone of BenchmarkCardDocument: both sides into reused
+// images, as landscape faces or as print pages.
+func BenchmarkRenderInto(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		newImg func() *image.RGBA
+		render func(*Renderer, *Face, *image.RGBA, *image.RGBA) error
+	}{
+		{"faces", NewFace, (*Renderer).RenderInto},
+		{"pages", NewPage, (*Renderer).RenderPagesInto},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r := benchRenderer(b)
+			f := SampleFace(Construction)
+			front, back := c.newImg(), c.newImg()
+			defer cpuTime(b)()
+			for b.Loop() {
+				if err := c.render(r, f, front, back); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
