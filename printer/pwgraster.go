@@ -303,8 +303,16 @@ func packPixels(dst []byte, line []byte) []byte {
 		v := px(i)
 		end := min(n, i+128) // a run or a literal holds at most 128 pixels
 		j := i + 1
-		// Two pixels a compare while the run lasts.
-		for vv := uint64(v) | uint64(v)<<32; j+1 < end && binary.LittleEndian.Uint64(line[4*j:])&rgbPair == vv; {
+		// Four pixels a step while the run lasts, then two, then one.
+		vv := uint64(v) | uint64(v)<<32
+		for j+3 < end {
+			q := line[4*j : 4*j+16 : 4*j+16]
+			if binary.LittleEndian.Uint64(q)&rgbPair != vv || binary.LittleEndian.Uint64(q[8:])&rgbPair != vv {
+				break
+			}
+			j += 4
+		}
+		if j+1 < end && binary.LittleEndian.Uint64(line[4*j:])&rgbPair == vv {
 			j += 2
 		}
 		if j < end && px(j) == v {
