@@ -242,10 +242,11 @@ func (r *Renderer) drawFrontStatic(img *image.RGBA, t CardType) {
 	}
 }
 
-// An element is one part of a face that differs from card to card. Its drawing writes no pixel
-// outside box and reads none but the static layer's under box, and the elements of a side do not
-// overlap: so an element can be drawn on its own, onto an image of just its box, and the result
-// laid onto the page (see RenderPagesInto).
+// An element is one part of a face that differs from card to card. Its drawing neither writes
+// nor reads a pixel of the face outside box, and the elements of a side do not overlap
+// (TestElementsAreApart): so an element can be drawn on its own, onto an image of just its box
+// that starts as the static layer there, and the result laid onto the page (see RenderPagesInto;
+// TestPagesMatchFaces fails if an element strays from its box).
 type element struct {
 	box  image.Rectangle
 	draw func(img *image.RGBA)
