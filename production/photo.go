@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"image/png"
 
+	jpegenc "cardline/internal/jpeg"
 	"cardline/printer"
 )
 
@@ -110,12 +111,15 @@ func encodePhoto(img image.Image) (Photo, error) {
 	} else {
 		img = printer.FitPhoto(img)
 	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: photoJPEGQuality}); err != nil {
+	// Our own baseline encoder, not image/jpeg's: about four times faster on this photo, with the
+	// same tables, size and fidelity (internal/jpeg's tests hold it to image/jpeg's).
+	var enc jpegenc.Encoder
+	out, err := enc.Append(nil, img, photoJPEGQuality)
+	if err != nil {
 		return Photo{}, fmt.Errorf("re-encode photo: %w", err)
 	}
 	b := img.Bounds()
-	return Photo{JPEG: buf.Bytes(), Width: b.Dx(), Height: b.Dy()}, nil
+	return Photo{JPEG: out, Width: b.Dx(), Height: b.Dy()}, nil
 }
 
 // DecodePhoto decodes a stored photo.
