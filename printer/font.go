@@ -2,11 +2,13 @@ package printer
 
 import (
 	"fmt"
+	"image"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/fixed"
 )
 
 // The card faces are set in the Go fonts (Bigelow & Holmes, BSD licence: FONT-LICENSE in this
@@ -54,6 +56,63 @@ func (f *fonts) face(bold bool, px int) font.Face {
 		// Only a size the font cannot scale to fails; sizes here are fixed small integers.
 		panic(fmt.Sprintf("printer: make %d px face: %v", px, err))
 	}
-	f.faces[k] = fc
-	return fc
+	cf := &cachedFace{Face: fc, masks: map[glyphKey]cachedGlyph{}}
+	f.faces[k] = cf
+	return cf
+}
+
+// maxCachedGlyphs bounds a face's glyph cache (about 2 kB a glyph at card sizes); a full cache is
+// emptied and fills again with what the cards in hand use.
+const maxCachedGlyphs = 4096
+
+// A cachedFace keeps the masks its glyphs were rasterised into. A card's text is a few dozen
+// letters set at a few sizes, so most glyphs recur from card to card, and rasterising a glyph
+// costs as much as compositing it. A glyph's mask depends only on the fractional part of the
+// pen position (the rasteriser works relative to the pixel it starts in), which is therefore part
+// of the key: cached and fresh glyphs are the same pixels.
+type cachedFace struct {
+	font.Face
+	masks map[glyphKey]cachedGlyph
+}
+
+type glyphKey struct {
+	r      rune
+	fx, fy fixed.Int26_6 // the pen's fractional position, 0…63
+}
+
+type cachedGlyph struct {
+	dr      image.Rectangle // relative to the pen's whole pixel
+	mask    *image.Alpha
+	maskp   image.Point
+	advance fixed.Int26_6
+	ok      bool
+}
+
+// Glyph is font.Face's Glyph through the cache. The mask returned is the cache's own and must not
+// be changed; font.Drawer only reads it.
+func (f *cachedFace) Glyph(dot fixed.Point26_6, r rune) (image.Rectangle, image.Image, image.Point, fixed.Int26_6, bool) {
+	k := glyphKey{r, dot.X & 63, dot.Y & 63}
+	whole := image.Pt(dot.X.Floor(), dot.Y.Floor())
+	g, ok := f.masks[k]
+	if !ok {
+		dr, mask, maskp, adv, gok := f.Face.Glyph(fixed.Point26_6{X: k.fx, Y: k.fy}, r)
+		g = cachedGlyph{dr: dr, maskp: maskp, advance: adv, ok: gok}
+		if gok {
+			// The face reuses its mask buffer for the next glyph: keep a copy.
+			a, isAlpha := mask.(*image.Alpha)
+			if !isAlpha {
+				return dr.Add(whole), mask, maskp, adv, gok
+			}
+			g.mask = &image.Alpha{Pix: append([]byte(nil), a.Pix...), Stride: a.Stride, Rect: a.Rect}
+		}
+		if len(f.masks) >= maxCachedGlyphs {
+			clear(f.masks)
+		}
+		f.masks[k] = g
+	}
+	var mask image.Image
+	if g.mask != nil {
+		mask = g.mask
+	}
+	return g.dr.Add(whole), mask, g.maskp, g.advance, g.ok
 }

@@ -179,7 +179,7 @@ func FitPhoto(photo image.Image) *image.RGBA {
 
 // FitPhotoYCbCr is FitPhoto for a decoded JPEG, done in its own colour space: each plane (luma
 // and the two chroma planes at 4:2:0) is cropped and box-filtered on its own, with no colour
-// conversion. The result goes to a JPEG encoder as it is (Go's encoder takes *image.YCbCr
+// conversion. The result goes to the JPEG encoder as it is (internal/jpeg takes 4:2:0 planes
 // without converting), which makes storing an upload's print-ready copy several times cheaper.
 func FitPhotoYCbCr(photo *image.YCbCr) *image.YCbCr {
 	box := PhotoSize()
