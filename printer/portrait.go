@@ -46,9 +46,9 @@ func isPage(img *image.RGBA) bool {
 // drawPage draws one side onto its page. The caller holds r.mu.
 func (r *Renderer) drawPage(page *image.RGBA, t CardType, back bool, els []element) {
 	copy(page.Pix, r.staticPage(t, back).Pix)
-	bg := r.staticLayer(t, back)
 	for _, e := range els {
-		box := e.box.Intersect(bg.Rect)
+		bg := r.staticBox(t, back, e.box)
+		box := bg.Rect
 		n := 4 * box.Dx() * box.Dy()
 		if cap(r.scratch) < n {
 			r.scratch = make([]byte, n)
@@ -108,10 +108,28 @@ func (r *Renderer) staticPage(t CardType, back bool) *image.RGBA {
 	p, ok := r.bgPage[k]
 	if !ok {
 		p = NewPage()
-		turnOnto(p, r.staticLayer(t, back))
+		turnOnto(p, r.layerForPages(t, back))
 		r.bgPage[k] = p
 	}
 	return p
+}
+
+// staticBox is the static layer under box (clipped to the face), as a face image of its own
+// whose Rect is the box, made on first use. Element boxes are the layout's, the same for every
+// card, so there are a handful of these. The caller holds r.mu.
+func (r *Renderer) staticBox(t CardType, back bool, box image.Rectangle) *image.RGBA {
+	k := boxKey{bgKey{t, back}, box}
+	b, ok := r.bgBox[k]
+	if !ok {
+		layer := r.layerForPages(t, back)
+		box = box.Intersect(layer.Rect)
+		b = image.NewRGBA(box)
+		for y := box.Min.Y; y < box.Max.Y; y++ {
+			copy(b.Pix[b.PixOffset(box.Min.X, y):][:4*box.Dx()], layer.Pix[layer.PixOffset(box.Min.X, y):])
+		}
+		r.bgBox[k] = b
+	}
+	return b
 }
 
 // turnOnto lays src, a part of a face (its Rect where it lies on the face), onto page turned a

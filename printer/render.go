@@ -126,10 +126,17 @@ type Renderer struct {
 	mu   sync.Mutex
 	fs   *fonts
 	bg   map[bgKey]*image.RGBA // the static layer per card type and side, as a face
-	// bgPage is bg turned onto the print page, and scratch holds one element while it is drawn
-	// for a page (see RenderPagesInto).
+	// bgPage is the static layer turned onto the print page, bgBox the layer under each
+	// element's box, and scratch holds one element while it is drawn for a page (see
+	// RenderPagesInto). The page path keeps no whole landscape layer: bg fills only for Render.
 	bgPage  map[bgKey]*image.RGBA
+	bgBox   map[boxKey]*image.RGBA
 	scratch []byte
+}
+
+type boxKey struct {
+	bgKey
+	box image.Rectangle
 }
 
 type bgKey struct {
@@ -149,7 +156,8 @@ func NewRenderer(opts Options) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new renderer: %w", err)
 	}
-	return &Renderer{opts: opts, lay: newLayout(), fs: fs, bg: map[bgKey]*image.RGBA{}, bgPage: map[bgKey]*image.RGBA{}}, nil
+	return &Renderer{opts: opts, lay: newLayout(), fs: fs, bg: map[bgKey]*image.RGBA{}, bgPage: map[bgKey]*image.RGBA{},
+		bgBox: map[boxKey]*image.RGBA{}}, nil
 }
 
 // Render validates the face and draws its front and back into new images.
@@ -205,21 +213,37 @@ func (r *Renderer) background(img *image.RGBA, t CardType, back bool) {
 }
 
 // staticLayer is the part of a face that every card of a type shows on that side, drawn on first
-// use. The caller holds r.mu.
+// use and kept. The caller holds r.mu.
 func (r *Renderer) staticLayer(t CardType, back bool) *image.RGBA {
 	k := bgKey{t, back}
 	bg, ok := r.bg[k]
 	if !ok {
-		bg = NewFace()
-		fill(bg, bg.Rect, white())
-		if back {
-			r.drawBackStatic(bg, t)
-		} else {
-			r.drawFrontStatic(bg, t)
-		}
+		bg = r.drawStatic(t, back)
 		r.bg[k] = bg
 	}
 	return bg
+}
+
+// drawStatic draws the static layer of a card type's side onto a new face.
+func (r *Renderer) drawStatic(t CardType, back bool) *image.RGBA {
+	bg := NewFace()
+	fill(bg, bg.Rect, white())
+	if back {
+		r.drawBackStatic(bg, t)
+	} else {
+		r.drawFrontStatic(bg, t)
+	}
+	return bg
+}
+
+// layerForPages is the static layer when the page path needs it to make its own caches: the
+// kept one if Render has made it, else a fresh one that is not kept (a station renders only
+// pages, and a whole face per type and side is 2.6 MB of heap it would never read again).
+func (r *Renderer) layerForPages(t CardType, back bool) *image.RGBA {
+	if bg, ok := r.bg[bgKey{t, back}]; ok {
+		return bg
+	}
+	return r.drawStatic(t, back)
 }
 
 func fill(dst *image.RGBA, rect image.Rectangle, c color.RGBA) {
