@@ -11,6 +11,35 @@ import (
 // pageWidth × pageHeight), for RenderPagesInto.
 func NewPage() *image.RGBA { return image.NewRGBA(image.Rect(0, 0, pageWidth, pageHeight)) }
 
+// Pages are a card's two print pages (NewPage), for RenderPagesInto.
+type Pages struct{ Front, Back *image.RGBA }
+
+// A PagePool lends pairs of print pages to the workers that render cards. A pair is 5 MB and is
+// needed only while a card is drawn and its document encoded, so the workers of a process share a
+// few pairs instead of keeping one each; the pool keeps at most keep pairs between loans.
+type PagePool struct{ free chan *Pages }
+
+// NewPagePool returns a pool that keeps up to keep idle pairs (at least one).
+func NewPagePool(keep int) *PagePool { return &PagePool{free: make(chan *Pages, max(keep, 1))} }
+
+// Get lends a pair: an idle one, or a new one when none is idle.
+func (p *PagePool) Get() *Pages {
+	select {
+	case pg := <-p.free:
+		return pg
+	default:
+		return &Pages{Front: NewPage(), Back: NewPage()}
+	}
+}
+
+// Put gives a pair back; one the pool has no room for is left to the garbage collector.
+func (p *PagePool) Put(pg *Pages) {
+	select {
+	case p.free <- pg:
+	default:
+	}
+}
+
 // RenderPagesInto draws the card's front and back as they lie on the portrait print pages (from
 // NewPage), every pixel of which it overwrites: each face turned a quarter turn clockwise, so
 // that EncodePages of the two pages is the document EncodeRaster makes of Render's faces.

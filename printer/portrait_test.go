@@ -221,3 +221,21 @@ func TestCardDocumentFromPages(t *testing.T) {
 		}
 	}
 }
+
+// A PagePool lends a pair at a time, gives an idle pair again before making one, and keeps no
+// more idle pairs than it was told to.
+func TestPagePool(t *testing.T) {
+	p := NewPagePool(1)
+	a, b := p.Get(), p.Get()
+	if a == b || a.Front == a.Back || !isPage(a.Front) || !isPage(a.Back) {
+		t.Fatalf("two loans share pages or are not pages: %p %p", a, b)
+	}
+	p.Put(a)
+	p.Put(b) // no room: dropped
+	if got := p.Get(); got != a {
+		t.Errorf("the idle pair was not lent again")
+	}
+	if got := p.Get(); got == a || got == b {
+		t.Errorf("a pair the pool had no room for came back")
+	}
+}

@@ -47,7 +47,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"image"
 	"log/slog"
 	"slices"
 	"strings"
@@ -212,6 +211,9 @@ type StationWorker struct {
 	Printer   CardPrinter
 	Transport CardTransport
 	Renderer  *printer.Renderer // may be shared by every worker of the process
+	// Pages lends the print pages a card is rendered onto; share one pool between the workers of
+	// a process [each worker its own].
+	Pages *printer.PagePool
 	Zone      *time.Location    // for expiry dates [Oslo]
 	Log       *slog.Logger
 	Metrics   StationMetrics
@@ -228,7 +230,6 @@ type StationWorker struct {
 	// afterStep, in tests, hears each step recorded (the crash test exits there).
 	afterStep func(step string)
 
-	front, back *image.RGBA // print pages (printer.NewPage) rendered into card after card
 	// settled says that no card of this station is left in production: the worker left every
 	// card it claimed produced or spoiled. It is false at start (a crashed run may have left
 	// cards) and after any error, so recovery runs then and not before every claim.
@@ -301,7 +302,9 @@ func (w *StationWorker) Run(ctx context.Context) error {
 	if err := w.register(ctx); err != nil {
 		return err
 	}
-	w.front, w.back = printer.NewPage(), printer.NewPage()
+	if w.Pages == nil {
+		w.Pages = printer.NewPagePool(1)
+	}
 	// A card the last run left at the coupler (or one that vanished with a crashed process and
 	// that the reader has not noticed yet) must be gone before the first blank is fed, or the
 	// encoder would talk to a card that is no longer there.
@@ -551,12 +554,31 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 		return err
 	}
 	rec, face, tracks, err := cardData(c, o)
-	if err == nil {
-		err = w.Renderer.RenderPagesInto(face, w.front, w.back)
-	}
 	if err != nil {
 		// The card's data cannot go on plastic: no blank is used; an operator must look.
 		return w.spoil(ctx, f, fmt.Sprintf("card data: %v", err), false, true)
+	}
+	// The print document is made before a blank is fed: a card whose face cannot be drawn, or a
+	// printer that cannot say what it takes (a station fault), costs no blank; and nothing but
+	// the chip's own commit stands between writing a chip and recording it, so that commit can
+	// also say the job is about to go (print_submitting). Printer faults are judged by how the
+	// job ends, not by the status before it: a printer reports a fault until its next job starts.
+	// The pages go back to the pool as soon as the document is made.
+	pages := w.Pages.Get()
+	if err := w.Renderer.RenderPagesInto(face, pages.Front, pages.Back); err != nil {
+		w.Pages.Put(pages)
+		return w.spoil(ctx, f, fmt.Sprintf("card data: %v", err), false, true)
+	}
+	st, err := w.Printer.Status(ctx)
+	if err != nil {
+		w.Pages.Put(pages)
+		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
+	}
+	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), JobName: f.jobName(), FrontPage: pages.Front, BackPage: pages.Back,
+		Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
+	w.Pages.Put(pages)
+	if err != nil {
+		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
 	}
 
 	if err := w.Transport.FeedBlank(ctx); err != nil {
@@ -564,21 +586,6 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	}
 	if err := w.setStep(ctx, f, stepFed); err != nil {
 		return err
-	}
-
-	// The print document is made before the chip is written, so that nothing but the chip's own
-	// commit stands between writing a chip and recording it, and that commit can also say the job
-	// is about to go (print_submitting). A printer that cannot say what it takes is a station
-	// fault, found before a chip is spent. Printer faults are judged by how the job ends, not by
-	// the status before it: a printer reports a fault until its next job starts.
-	st, err := w.Printer.Status(ctx)
-	if err != nil {
-		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
-	}
-	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), JobName: f.jobName(), FrontPage: w.front, BackPage: w.back,
-		Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
-	if err != nil {
-		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
 	}
 
 	res, err := w.Encoder.Encode(ctx, rec, encoder.EncodeOptions{})

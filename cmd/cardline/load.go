@@ -543,6 +543,7 @@ func (l *loadLine) startStations() error {
 	if err != nil {
 		return err
 	}
+	pages := printer.NewPagePool(runtime.GOMAXPROCS(0)) // renders take turns; encodes run on the cores
 	for i := range l.o.stations {
 		parts, err := production.NewInstantStation(i+1, keys)
 		if err != nil {
@@ -550,7 +551,7 @@ func (l *loadLine) startStations() error {
 		}
 		w := &production.StationWorker{Config: production.StationConfig{Name: loadStation(i), PrinterURI: "instant:" + loadStation(i),
 			Reader: "instant", CardTypes: []production.CardType{production.Construction, production.Cleaning, production.Transport}},
-			Store: l.svc.store, Bus: l.svc.bus, Encoder: parts, Printer: parts, Transport: parts, Renderer: renderer, Log: l.log,
+			Store: l.svc.store, Bus: l.svc.bus, Encoder: parts, Printer: parts, Transport: parts, Renderer: renderer, Pages: pages, Log: l.log,
 			Poll: 20 * time.Millisecond}
 		l.background(w.Config.Name, w.Run)
 	}

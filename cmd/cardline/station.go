@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -306,12 +307,14 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 	if err != nil {
 		return nil, err
 	}
-	// One renderer for every station: it caches each card type's static layers (15 MB for three
-	// types), which need not be held once a station.
+	// One renderer for every station: it caches each card type's static pages (15 MB for three
+	// types), which need not be held once a station; and one pool of the pages cards are drawn
+	// on, which a station needs only while it renders.
 	renderer, err := printer.NewRenderer(printer.Options{StatusBaseURL: s.cfg.statusBaseURL, SigningKey: key})
 	if err != nil {
 		return nil, err
 	}
+	pages := printer.NewPagePool(runtime.GOMAXPROCS(0))
 	var vs *encoder.VirtualStation
 	slot := 0
 	var cleanups []func()
@@ -396,7 +399,7 @@ func startStations(ctx context.Context, s *service, stations stationList) (stop 
 		}
 		cleanups = append(cleanups, func() { enc.Close() })
 		workers = append(workers, &production.StationWorker{Config: cfg, Store: s.store, Bus: s.bus, Encoder: enc,
-			Printer: client, Transport: transport, Renderer: renderer, Log: s.log, Metrics: s.metrics}) // nil-safe
+			Printer: client, Transport: transport, Renderer: renderer, Pages: pages, Log: s.log, Metrics: s.metrics}) // nil-safe
 	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
