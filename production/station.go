@@ -213,10 +213,10 @@ type StationWorker struct {
 	Renderer  *printer.Renderer // may be shared by every worker of the process
 	// Pages lends the print pages a card is rendered onto; share one pool between the workers of
 	// a process [each worker its own].
-	Pages *printer.PagePool
-	Zone      *time.Location    // for expiry dates [Oslo]
-	Log       *slog.Logger
-	Metrics   StationMetrics
+	Pages   *printer.PagePool
+	Zone    *time.Location // for expiry dates [Oslo]
+	Log     *slog.Logger
+	Metrics StationMetrics
 	// Poll is how long an idle or parked worker waits before looking again [500 ms].
 	Poll time.Duration
 	// FinishTimeout is how long a stopping worker (its context ended: SIGTERM) may go on with the
