@@ -2,6 +2,7 @@ package printer
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -15,29 +16,39 @@ func NewPage() *image.RGBA { return image.NewRGBA(image.Rect(0, 0, pageWidth, pa
 type Pages struct{ Front, Back *image.RGBA }
 
 // A PagePool lends pairs of print pages to the workers that render cards. A pair is 5 MB and is
-// needed only while a card is drawn and its document encoded, so the workers of a process share a
-// few pairs instead of keeping one each; the pool keeps at most keep pairs between loans.
-type PagePool struct{ free chan *Pages }
+// needed only while a card is drawn and its document encoded, which is work for a core: so the
+// workers of a process share as many pairs as there are cores, and a worker waits for one rather
+// than every station of a large line holding its own.
+type PagePool struct {
+	free chan *Pages // idle pairs
+	lent chan struct{}
+}
 
-// NewPagePool returns a pool that keeps up to keep idle pairs (at least one).
-func NewPagePool(keep int) *PagePool { return &PagePool{free: make(chan *Pages, max(keep, 1))} }
+// NewPagePool returns a pool that lends at most n pairs (at least one) at a time.
+func NewPagePool(n int) *PagePool {
+	n = max(n, 1)
+	return &PagePool{free: make(chan *Pages, n), lent: make(chan struct{}, n)}
+}
 
-// Get lends a pair: an idle one, or a new one when none is idle.
-func (p *PagePool) Get() *Pages {
+// Get lends a pair, waiting while all are lent; an error only when ctx ends first.
+func (p *PagePool) Get(ctx context.Context) (*Pages, error) {
+	select {
+	case p.lent <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for print pages: %w", ctx.Err())
+	}
 	select {
 	case pg := <-p.free:
-		return pg
+		return pg, nil
 	default:
-		return &Pages{Front: NewPage(), Back: NewPage()}
+		return &Pages{Front: NewPage(), Back: NewPage()}, nil
 	}
 }
 
-// Put gives a pair back; one the pool has no room for is left to the garbage collector.
+// Put gives back a pair that Get lent.
 func (p *PagePool) Put(pg *Pages) {
-	select {
-	case p.free <- pg:
-	default:
-	}
+	p.free <- pg // never blocks: at most n pairs exist
+	<-p.lent
 }
 
 // RenderPagesInto draws the card's front and back as they lie on the portrait print pages (from

@@ -1,6 +1,7 @@
 package printer
 
 import (
+	"context"
 	"bytes"
 	"image"
 	"image/jpeg"
@@ -222,20 +223,31 @@ func TestCardDocumentFromPages(t *testing.T) {
 	}
 }
 
-// A PagePool lends a pair at a time, gives an idle pair again before making one, and keeps no
-// more idle pairs than it was told to.
+// A PagePool lends at most its number of pairs at once, each a distinct pair of pages, and lends
+// a pair given back again rather than making one.
 func TestPagePool(t *testing.T) {
-	p := NewPagePool(1)
-	a, b := p.Get(), p.Get()
-	if a == b || a.Front == a.Back || !isPage(a.Front) || !isPage(a.Back) {
-		t.Fatalf("two loans share pages or are not pages: %p %p", a, b)
+	ctx := context.Background()
+	p := NewPagePool(2)
+	a, err := p.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	b, err := p.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b || a.Front == a.Back || a.Front == b.Front || !isPage(a.Front) || !isPage(b.Back) {
+		t.Fatalf("two loans share pages or are not pages")
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Get(short); err == nil {
+		t.Fatalf("a third pair lent while two are out")
+	}
+	got := make(chan *Pages)
+	go func() { pg, _ := p.Get(ctx); got <- pg }()
 	p.Put(a)
-	p.Put(b) // no room: dropped
-	if got := p.Get(); got != a {
-		t.Errorf("the idle pair was not lent again")
-	}
-	if got := p.Get(); got == a || got == b {
-		t.Errorf("a pair the pool had no room for came back")
+	if pg := <-got; pg != a {
+		t.Errorf("the waiting worker got a new pair, not the one given back")
 	}
 }

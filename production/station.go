@@ -212,7 +212,7 @@ type StationWorker struct {
 	Transport CardTransport
 	Renderer  *printer.Renderer // may be shared by every worker of the process
 	// Pages lends the print pages a card is rendered onto; share one pool between the workers of
-	// a process [each worker its own].
+	// a process [each worker a pool of one].
 	Pages   *printer.PagePool
 	Zone    *time.Location // for expiry dates [Oslo]
 	Log     *slog.Logger
@@ -564,7 +564,10 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	// also say the job is about to go (print_submitting). Printer faults are judged by how the
 	// job ends, not by the status before it: a printer reports a fault until its next job starts.
 	// The pages go back to the pool as soon as the document is made.
-	pages := w.Pages.Get()
+	pages, err := w.Pages.Get(ctx)
+	if err != nil {
+		return err
+	}
 	if err := w.Renderer.RenderPagesInto(face, pages.Front, pages.Back); err != nil {
 		w.Pages.Put(pages)
 		return w.spoil(ctx, f, fmt.Sprintf("card data: %v", err), false, true)
