@@ -1,8 +1,8 @@
 package printer
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"image"
 	"image/jpeg"
 	"strings"
