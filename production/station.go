@@ -1077,15 +1077,18 @@ type StationStatus struct {
 	State      StationState
 	Fault      string
 	ParkedCard string
-	UpdatedAt  time.Time
-	Produced   int // cards produced on this station
-	Spoiled    int // attempts spoiled on this station
+	// CouplerCard is a spoiled card (booked) whose eject to the reject tray failed: it is still
+	// at the coupler until the cleared station ejects it or an operator takes it out.
+	CouplerCard string
+	UpdatedAt   time.Time
+	Produced    int // cards produced on this station
+	Spoiled     int // attempts spoiled on this station
 }
 
 // Stations lists the stations with their state and counts.
 func (s *Store) Stations(ctx context.Context) ([]StationStatus, error) {
 	rows, err := s.pool.Query(ctx, `SELECT s.name, s.printer_uri, s.reader, s.card_types, s.state, coalesce(s.fault, ''),
-		coalesce(s.parked_card, ''), s.updated_at,
+		coalesce(s.parked_card, ''), coalesce(s.coupler_card, ''), s.updated_at,
 		(SELECT count(*) FROM card_attempts a WHERE a.station = s.name AND a.outcome = 'produced'),
 		(SELECT count(*) FROM card_attempts a WHERE a.station = s.name AND a.outcome = 'spoiled')
 		FROM stations s WHERE s.retired_at IS NULL ORDER BY s.name`)
@@ -1094,7 +1097,7 @@ func (s *Store) Stations(ctx context.Context) ([]StationStatus, error) {
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StationStatus, error) {
 		var st StationStatus
-		err := r.Scan(&st.Name, &st.PrinterURI, &st.Reader, &st.CardTypes, &st.State, &st.Fault, &st.ParkedCard, &st.UpdatedAt,
+		err := r.Scan(&st.Name, &st.PrinterURI, &st.Reader, &st.CardTypes, &st.State, &st.Fault, &st.ParkedCard, &st.CouplerCard, &st.UpdatedAt,
 			&st.Produced, &st.Spoiled)
 		return st, err
 	})

@@ -917,6 +917,9 @@ func TestStuckRejectIsNotBookedTwice(t *testing.T) {
 	w.Transport = &stuckReject{CardTransport: a.transport}
 	stop := run(t, w)
 	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE name = 'a' AND state = 'parked' AND coupler_card IS NOT NULL`)
+	if sts, err := store.Stations(ctx); err != nil || len(sts) != 1 || sts[0].CouplerCard != string(cards[0]) {
+		t.Errorf("station list: %+v, %v; want card %s noted at the coupler", sts, err, cards[0])
+	}
 	if err := store.ClearStation(ctx, "a", "operator"); err != nil {
 		t.Fatal(err)
 	}

@@ -252,6 +252,10 @@ func printStations(w io.Writer, sts []production.StationStatus) {
 			fmt.Fprintf(w, "\n%s is parked since %s: %s\n  fix it, then: cardline station clear %s\n", s.Name,
 				s.UpdatedAt.Local().Format("15:04:05"), s.Fault, s.Name)
 		}
+		if s.CouplerCard != "" {
+			fmt.Fprintf(w, "%s: spoiled card %s is still at the coupler (its eject to the reject tray failed); "+
+				"the station ejects it when it next starts work, or take it out by hand\n", s.Name, s.CouplerCard)
+		}
 	}
 }
 
