@@ -33,10 +33,11 @@ package production
 // (RetireStation) and comes back when a worker starts under its name.
 //
 // TODO (what is left of issue 7 on this side):
-//   - Speed (`cardline load`, 10,000 cards, 2 cores): about 19 ms CPU a card in the process and
-//     12 ms in PostgreSQL; a station's card waits on five commits. The PWG raster turn (~2-4 ms)
-//     and the stored photo's JPEG decode (~1 ms) are the largest pieces left on the station side;
-//     rendering faces directly in the page's (portrait) orientation would remove the turn.
+//   - Speed (`cardline load`, 10,000 cards, 2 cores): about 17 ms CPU a card in the process and
+//     12 ms in PostgreSQL, against the 10 ms in all that 200 cards/s would need. The largest
+//     pieces left: JPEG decoding (the upload ~2 ms, the stored photo at the station ~1 ms, both
+//     image/jpeg), the page render (~3 ms) and PWG packing (~2 ms); in PostgreSQL, the ~40
+//     statements and 9 commits a card takes from order to dispatch.
 //   - Real transports: a vendor's feed/eject commands; today a real reader gets the manual
 //     transport (a card at the coupler counts as fed, its removal as ejected).
 //   - A reject re-used by an operator (encoder.EncodeOptions.ReuseReject) is not offered.
