@@ -114,8 +114,11 @@ type PlannedBatch struct {
 }
 
 // An OpenBatch is the last live batch of its card type in the order stations take batches, still
-// planned (no station takes from it yet), so cards that rank after it may join it instead of
-// forming a batch of their own behind it: the same print order, fewer and fuller batches.
+// planned (no station takes from it yet), so cards that rank exactly as it does (the same at-risk
+// flag and dispatch date) may join it instead of forming a batch of their own right behind it:
+// the same print order, now and after any later plan, with fewer and fuller batches. Cards that
+// rank after it do not join: a later plan may bring cards that rank between the two, and those
+// must go first.
 type OpenBatch struct {
 	ID                 int64
 	CardType           CardType
@@ -124,16 +127,10 @@ type OpenBatch struct {
 	Cards              int // cards in it now
 }
 
-// ranksAhead says whether an order (at risk, due) goes before batch b in the order stations take
-// batches: at risk first, then the earlier deadline, an undated batch last (as the claim sorts).
-func (b OpenBatch) ranksAhead(atRisk bool, due time.Time) bool {
-	if atRisk != b.AtRisk {
-		return atRisk
-	}
-	if b.EarliestDispatchBy.IsZero() {
-		return !due.IsZero()
-	}
-	return !due.IsZero() && due.Before(b.EarliestDispatchBy)
+// ranksAs says whether an order (at risk, due) ranks as batch b does in the order stations take
+// batches: the same at-risk flag and the same dispatch date.
+func (b OpenBatch) ranksAs(atRisk bool, due time.Time) bool {
+	return atRisk == b.AtRisk && due.Equal(b.EarliestDispatchBy)
 }
 
 // PlanBatches groups queued cards into batches of at most size cards (size < 1 counts as 1). The
@@ -150,10 +147,10 @@ func (b OpenBatch) ranksAhead(atRisk bool, due time.Time) bool {
 // earlier order left. Batches come out by card type (construction, cleaning, transport, then any
 // other type by name), each type's batches in priority order.
 //
-// open are the types' last live batches that are still planned (OpenBatch). A type's orders that
-// rank ahead of its open batch make new batches as above; the first that does not fills the open
-// batch's room (kept whole as above), and the rest follow in new batches. Stations then take every
-// card in the same order as if the open batch had been left alone.
+// open are the types' last live batches that are still planned (OpenBatch). The first of a type's
+// orders that ranks as its open batch does fills the batch's room (kept whole as above), and the
+// orders after it follow as above; the other orders make new batches as above. Stations then take
+// every card in the same order as if the open batch had been left alone.
 func PlanBatches(cards []QueuedCard, size int, open ...OpenBatch) []PlannedBatch {
 	size = max(size, 1)
 	tails := map[CardType]OpenBatch{}
@@ -229,10 +226,12 @@ func PlanBatches(cards []QueuedCard, size int, open ...OpenBatch) []PlannedBatch
 		slices.SortFunc(o.cards, func(a, b QueuedCard) int {
 			return cmp.Or(cmp.Compare(a.Position, b.Position), cmp.Compare(a.Number, b.Number))
 		})
-		if t, ok := tails[o.typ]; ok && !t.ranksAhead(o.atRisk, o.dispatchBy) {
-			delete(tails, o.typ) // only the first order behind it may start filling it
+		if t, ok := tails[o.typ]; ok && t.ranksAs(o.atRisk, o.dispatchBy) {
+			delete(tails, o.typ) // only the first order that ranks as it does may start filling it
 			out = append(out, PlannedBatch{CardType: o.typ, AtRisk: t.AtRisk, EarliestDispatchBy: t.EarliestDispatchBy, TopUp: t.ID, held: t.Cards})
 			cur = &out[len(out)-1]
+		} else if cur != nil && cur.TopUp != 0 && (cur.AtRisk != o.atRisk || !cur.EarliestDispatchBy.Equal(o.dispatchBy)) {
+			cur = nil // an open batch takes only orders that rank as it does
 		}
 		// Keep the order whole: if it fits a batch but not what is left of this one, start anew.
 		if cur != nil && cur.CardType == o.typ && len(o.cards) <= size && cur.held+len(cur.Cards)+len(o.cards) > size {

@@ -21,8 +21,9 @@ const batchPlanLock = 0x7072696e74706c6e // "printpln"
 // is the queued cards never batched, those a forced close returned, and those re-queued after their
 // batch was closed (a remade card whose batch is gone). Cards already in a planned, started or
 // paused batch stay where they are, so a re-run with nothing new plans nothing. A card type's last
-// live batch, while still planned, takes the new cards that rank behind it (OpenBatch), so a
-// trickle of orders between plans fills it instead of making small batches. Instances are
+// live batch, while still planned, takes the new cards that rank as it does (OpenBatch: at risk
+// or not, and the dispatch date), so a day's orders trickling in between plans fill it instead of
+// making small batches. Instances are
 // serialised by a transaction-scoped advisory lock; the open batch is row-locked, so an operator's
 // start waits for the plan and starts the batch with what it added.
 func (s *Store) PlanPrintBatches(ctx context.Context, size int, actor string) ([]PrintBatch, error) {

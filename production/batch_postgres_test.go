@@ -147,9 +147,9 @@ func TestPlanPrintBatches(t *testing.T) {
 		t.Errorf("list: %+v; want the at-risk batch first (3 queued), then the new one due 24 Nov", list)
 	}
 
-	// A later order joins the last construction batch (the late one, 2 of 3), after its cards; one
-	// that does not fit its room makes a new batch behind it; and a started batch takes nothing.
-	later := seedOrder(t, s, "A-2026-0000006", Construction, day(11, 28), 1)
+	// An order due the same day joins the last construction batch (the late one, 2 of 3), after its
+	// cards; once the batch is started it takes nothing.
+	later := seedOrder(t, s, "A-2026-0000006", Construction, day(11, 27), 1)
 	topped, err := s.PlanPrintBatches(ctx, 3, "planner")
 	if err != nil || len(topped) != 1 || topped[0].ID != got[1].ID || topped[0].Added != 1 || topped[0].Total() != 3 {
 		t.Fatalf("plan of a later order: %+v, %v; want batch %d topped up with 1 card (3 in all)", topped, err, got[1].ID)
@@ -163,7 +163,7 @@ func TestPlanPrintBatches(t *testing.T) {
 	if err := s.StartBatch(ctx, got[1].ID, "operator"); err != nil {
 		t.Fatal(err)
 	}
-	last := seedOrder(t, s, "A-2026-0000007", Construction, day(11, 29), 1)
+	last := seedOrder(t, s, "A-2026-0000007", Construction, day(11, 27), 1)
 	behind, err := s.PlanPrintBatches(ctx, 3, "planner")
 	if err != nil || len(behind) != 1 || behind[0].ID == got[1].ID || behind[0].Added != 1 ||
 		fmt.Sprint(batchCards(t, s, behind[0].ID)) != fmt.Sprint(last) {

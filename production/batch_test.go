@@ -110,8 +110,9 @@ func TestPlanBatches(t *testing.T) {
 	}
 }
 
-// TestPlanBatchesTopsUpOpenBatch: cards that rank behind a type's last planned batch fill its
-// room; cards that rank ahead of it never go into it.
+// TestPlanBatchesTopsUpOpenBatch: cards that rank as a type's last planned batch does (at risk or
+// not, and dispatch date) fill its room; cards that rank ahead of it or behind it never go into it
+// (a later plan may bring cards that rank between).
 func TestPlanBatchesTopsUpOpenBatch(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
 	order := func(id string, typ CardType, due int, atRisk bool, n int) []QueuedCard {
@@ -132,28 +133,27 @@ func TestPlanBatchesTopsUpOpenBatch(t *testing.T) {
 		size  int
 		want  string // batches: "→ID" for a top-up or "new" for a new batch, then its cards; "|" between
 	}{
-		{"a later order fills the room", []OpenBatch{open(7, Construction, 25, false, 2)},
-			order("B", Construction, 26, false, 2), 4, "→7 B/0 B/1"},
-		{"the same deadline counts as behind", []OpenBatch{open(7, Construction, 25, false, 2)},
-			order("B", Construction, 25, false, 1), 4, "→7 B/0"},
+		{"an order due the same day fills the room", []OpenBatch{open(7, Construction, 25, false, 2)},
+			order("B", Construction, 25, false, 2), 4, "→7 B/0 B/1"},
+		{"a later order gets a batch of its own", []OpenBatch{open(7, Construction, 25, false, 2)},
+			order("B", Construction, 26, false, 1), 4, "new B/0"},
 		{"an earlier order gets a batch of its own", []OpenBatch{open(7, Construction, 25, false, 2)},
 			order("A", Construction, 24, false, 1), 4, "new A/0"},
-		{"an at-risk order is ahead of a batch not at risk", []OpenBatch{open(7, Construction, 25, false, 2)},
-			order("R", Construction, 30, true, 1), 4, "new R/0"},
-		{"an order not at risk is behind an at-risk batch", []OpenBatch{open(7, Construction, 25, true, 2)},
-			order("B", Construction, 24, false, 1), 4, "→7 B/0"},
-		{"orders ahead make new batches, the rest fill the open one, overflow follows",
-			[]OpenBatch{open(7, Construction, 25, false, 3)},
-			slices.Concat(order("A", Construction, 24, false, 1), order("B", Construction, 26, false, 1), order("C", Construction, 27, false, 2)), 4,
-			"new A/0 | →7 B/0 | new C/0 C/1"},
+		{"at risk or not must match", []OpenBatch{open(7, Construction, 25, false, 2), open(8, Cleaning, 25, true, 1)},
+			slices.Concat(order("R", Construction, 25, true, 1), order("C", Cleaning, 25, false, 1)), 4, "new R/0 | new C/0"},
+		{"orders ahead make new batches, the same day fills the open one, a later one follows in a new batch",
+			[]OpenBatch{open(7, Construction, 25, false, 1)},
+			slices.Concat(order("A", Construction, 24, false, 1), order("B", Construction, 25, false, 1), order("C", Construction, 25, false, 1),
+				order("D", Construction, 26, false, 1)), 4,
+			"new A/0 | →7 B/0 C/0 | new D/0"},
 		{"an order that does not fit the room is not split", []OpenBatch{open(7, Construction, 25, false, 3)},
-			order("B", Construction, 26, false, 2), 4, "new B/0 B/1"},
+			order("B", Construction, 25, false, 2), 4, "new B/0 B/1"},
 		{"a full open batch takes nothing", []OpenBatch{open(7, Construction, 25, false, 4)},
-			order("B", Construction, 26, false, 1), 4, "new B/0"},
+			order("B", Construction, 25, false, 1), 4, "new B/0"},
 		{"an order larger than a batch fills the room first", []OpenBatch{open(7, Construction, 25, false, 3)},
-			order("B", Construction, 26, false, 6), 4, "→7 B/0 | new B/1 B/2 B/3 B/4 | new B/5"},
+			order("B", Construction, 25, false, 6), 4, "→7 B/0 | new B/1 B/2 B/3 B/4 | new B/5"},
 		{"only the open batch of the card's type", []OpenBatch{open(7, Cleaning, 25, false, 1)},
-			order("B", Construction, 26, false, 1), 4, "new B/0"},
+			order("B", Construction, 25, false, 1), 4, "new B/0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
