@@ -11,7 +11,7 @@ package production
 // TODO (what is left of issue 7 on this side):
 //   - The SLA sweep bounds each order by all stations and by its card type's stations
 //     (StationCapacity), but treats a station loaded with several types as making each at full
-//     speed, and does not look at the blanks left in stock. An order's at_risk flag stays until it
+//     speed, counts a parked station as working, and does not look at the blanks left in stock. An order's at_risk flag stays until it
 //     leaves, and the WARN alert is logged once.
 //   - A consumer group that stops reading keeps its topic's events for as long as its offsets row
 //     stays: retention names it (WARN, cardline_retention_messages_held), but there is no command

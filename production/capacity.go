@@ -25,8 +25,8 @@ type Capacity struct {
 	Measured bool
 }
 
-// A StationRate is a station that is up (neither parked nor retired), the card types it is loaded
-// with, and its speed over the last hour when it finished enough attempts there to tell.
+// A StationRate is a station in service (not retired), the card types it is loaded with, and its
+// speed over the last hour when it finished enough attempts there, and made a card, to tell.
 type StationRate struct {
 	Name      string
 	CardTypes []CardType
@@ -35,11 +35,12 @@ type StationRate struct {
 }
 
 // StationCapacity shares out the stations' speed (StationRates) as the SLA sweep counts on it. A
-// measured station counts at its speed; a station that is up but has no recent work to measure
-// counts at the mean of the measured ones, or, when none is measured, at an equal share of
-// configured (cards an hour between all stations). With no station up there is no limit by type
-// and the total is configured: a line whose stations are all parked for a moment would otherwise
-// flag every order at risk, for good.
+// measured station counts at its speed; one with no recent work to measure counts at the mean of
+// the measured ones, or, when none is measured, at an equal share of configured (cards an hour
+// between all stations). A parked station counts as the others do: a park is an operator's
+// moment (blanks, ribbon, a jam), and an order the sweep flags at risk stays flagged, so a park
+// during a sweep must not flag every order of the types its station makes. With no station at all
+// there is no limit by type and the total is configured.
 func StationCapacity(stations []StationRate, configured float64) Capacity {
 	if len(stations) == 0 {
 		return Capacity{Total: configured}
@@ -70,10 +71,11 @@ func StationCapacity(stations []StationRate, configured float64) Capacity {
 	return c
 }
 
-// StationRates lists the stations that are up, each with its speed from its attempts finished in
+// StationRates lists the stations in service, each with its speed from its attempts finished in
 // the hour before now: produced cards over the time its attempts took (so an idle station is not
 // counted slow). Spoiled attempts count as time spent, not cards made. A station with fewer than
-// capacityMinAttempts finished attempts in the hour is listed unmeasured.
+// capacityMinAttempts finished attempts in the hour, or none produced (its trouble is an
+// operator's to see, not a speed), is listed unmeasured.
 func (s *Store) StationRates(ctx context.Context, now time.Time) ([]StationRate, error) {
 	// Only the part of an attempt inside the window counts as busy, and attempts cut short by a
 	// stop or a park (resolved by recovery, perhaps hours later) are left out: they say nothing of
@@ -84,7 +86,7 @@ func (s *Store) StationRates(ctx context.Context, now time.Time) ([]StationRate,
 				sum(extract(epoch FROM ended_at - greatest(started_at, $1)))::float8 AS busy
 			FROM card_attempts WHERE ended_at > $1 AND ended_at <= $2 AND coalesce(reason, '') NOT LIKE $3 || '%'
 			GROUP BY station) a ON a.station = st.name
-		WHERE st.state <> 'parked' AND st.retired_at IS NULL
+		WHERE st.retired_at IS NULL
 		ORDER BY st.name`, now.Add(-capacityWindow), now, interruptedReason)
 	if err != nil {
 		return nil, fmt.Errorf("measure station capacity: %w", err)
@@ -102,7 +104,7 @@ func (s *Store) StationRates(ctx context.Context, now time.Time) ([]StationRate,
 		for _, t := range types {
 			r.CardTypes = append(r.CardTypes, CardType(t))
 		}
-		if attempts >= capacityMinAttempts && busy > 0 {
+		if attempts >= capacityMinAttempts && produced > 0 && busy > 0 {
 			r.PerHour, r.Measured = float64(produced)/busy*3600, true
 		}
 		out = append(out, r)

@@ -249,7 +249,7 @@ func (c *Clock) SweepSLA(ctx context.Context) ([]SLAAssessment, error) {
 		}
 		for _, v := range verdicts {
 			if v.NewlyAtRisk && v.Unserved {
-				c.log.Warn("order at risk of missing its dispatch deadline: no station that is up is loaded with its card type",
+				c.log.Warn("order at risk of missing its dispatch deadline: no station in service is loaded with its card type",
 					"order", v.OrderID)
 			} else if v.NewlyAtRisk {
 				c.log.Warn("order at risk of missing its dispatch deadline: moved to the front", "order", v.OrderID,

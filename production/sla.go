@@ -28,7 +28,7 @@ type SLAAssessment struct {
 	AtRisk   bool
 	// NewlyAtRisk is an order at risk that no earlier sweep had flagged.
 	NewlyAtRisk bool
-	// Unserved: no station that is up is loaded with the order's card type, so it has no ready
+	// Unserved: no station in service is loaded with the order's card type, so it has no ready
 	// time (ReadyAt and PickupAt zero, Slack 0) and is at risk.
 	Unserved bool
 }

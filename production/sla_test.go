@@ -118,7 +118,7 @@ func TestStationCapacity(t *testing.T) {
 		stations []StationRate
 		want     Capacity
 	}{
-		{"no station up: the configured figure, no limit by type", nil, Capacity{Total: 100}},
+		{"no station: the configured figure, no limit by type", nil, Capacity{Total: 100}},
 		{"none measured: the configured figure shared equally",
 			[]StationRate{{Name: "a", CardTypes: []CardType{Construction}}, {Name: "b", CardTypes: []CardType{Construction, Cleaning}}},
 			Capacity{Total: 100, PerType: map[CardType]float64{Construction: 100, Cleaning: 50}}},

@@ -763,9 +763,9 @@ func TestMoreStationsThanPoolConnections(t *testing.T) {
 	}
 }
 
-// The SLA sweep's capacity comes from what the stations that are up did in the last hour: each
-// one's produced cards over the time its attempts took; a parked station is not listed, one with
-// too few attempts is unmeasured, and attempts older than the hour do not count.
+// The SLA sweep's capacity comes from what the stations in service did in the last hour: each
+// one's produced cards over the time its attempts took; a retired station is not listed, one with
+// too few attempts or none produced is unmeasured, and attempts older than the hour do not count.
 func TestStationRates(t *testing.T) {
 	ctx := context.Background()
 	l := openLine(t, testsupport.Postgres(t))
@@ -780,6 +780,7 @@ func TestStationRates(t *testing.T) {
 		`INSERT INTO stations (name, printer_uri, reader, card_types, state) VALUES ('parked', 'ipp://p', 'r', '{construction}', 'parked')`,
 		`INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('few', 'ipp://f', 'r', '{construction,cleaning}')`,
 		`INSERT INTO stations (name, printer_uri, reader, card_types, retired_at) VALUES ('gone', 'ipp://g', 'r', '{transport}', now())`,
+		`INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('spoiling', 'ipp://s', 'r', '{transport}')`,
 	} {
 		if _, err := l.pool.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -811,6 +812,9 @@ func TestStationRates(t *testing.T) {
 	for i := range capacityMinAttempts - 1 {
 		add("few", cards[i], time.Minute, time.Second, "produced")
 	}
+	for i := range capacityMinAttempts {
+		add("spoiling", cards[i], time.Minute, time.Second, "spoiled")
+	}
 	// An attempt resolved by recovery after a long park: not the station's speed.
 	if _, err := l.pool.Exec(ctx, `INSERT INTO card_attempts (card_number, attempt, station, step, outcome, reason, started_at, ended_at)
 		VALUES ($1, 99, 'a', 'fed', 'spoiled', 'interrupted at step fed', $2, $3)`, string(cards[0]), now.Add(-8*time.Hour), now.Add(-time.Minute)); err != nil {
@@ -820,10 +824,13 @@ func TestStationRates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].Name != "a" || !got[0].Measured || got[0].PerHour < 53.99 || got[0].PerHour > 54.01 ||
+	if len(got) != 4 || got[0].Name != "a" || !got[0].Measured || got[0].PerHour < 53.99 || got[0].PerHour > 54.01 ||
 		fmt.Sprint(got[0].CardTypes) != "[construction]" ||
-		got[1].Name != "few" || got[1].Measured || fmt.Sprint(got[1].CardTypes) != "[construction cleaning]" {
-		t.Errorf("station rates %+v; want a measured at 54 cards an hour (construction), few unmeasured (construction, cleaning)", got)
+		got[1].Name != "few" || got[1].Measured || fmt.Sprint(got[1].CardTypes) != "[construction cleaning]" ||
+		got[2].Name != "parked" || !got[2].Measured || got[2].PerHour != 3600 ||
+		got[3].Name != "spoiling" || got[3].Measured {
+		t.Errorf("station rates %+v; want a measured at 54 cards an hour (construction), few unmeasured (construction, "+
+			"cleaning), parked at 3600, spoiling unmeasured", got)
 	}
 }
 
