@@ -104,7 +104,7 @@ type SLAReport struct {
 	At     time.Time
 	Orders []SLAAssessment
 	// Capacity is the cards an hour the sweep assumed, in all and by card type: measured from
-	// the stations that are up, or the configured figure when none has recent work.
+	// the stations in service, or the configured figure when none has recent work.
 	Capacity Capacity
 }
 

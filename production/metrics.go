@@ -41,7 +41,7 @@ func NewMetrics(store *Store) *Metrics {
 		ordersAtRisk: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cardline_sla_orders_at_risk",
 			Help: "Orders not yet dispatched that the last SLA sweep found at risk."}),
 		slaCapacity: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cardline_sla_capacity_cards_per_hour",
-			Help: "Cards an hour the last SLA sweep assumed the stations make, in all (card_type all) and of each card type they are loaded with: source measured (stations that are up, last hour) or configured."},
+			Help: "Cards an hour the last SLA sweep assumed the stations make, in all (card_type all) and of each card type they are loaded with: source measured (stations in service, last hour) or configured."},
 			[]string{"source", "card_type"}),
 		minSlack: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cardline_sla_min_slack_seconds",
 			Help: "The least slack (end of dispatch day minus planned pickup) of any order at the last sweep; negative is late."}),
