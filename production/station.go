@@ -429,6 +429,9 @@ func (w *StationWorker) once(ctx context.Context) (bool, error) {
 		if err := w.Recover(ctx); err != nil {
 			return false, err
 		}
+		if err := w.clearCoupler(ctx); err != nil { // a card recovery could not eject
+			return false, err
+		}
 		w.settled = true
 	}
 	c, err := w.claim(ctx)
@@ -565,18 +568,17 @@ func (w *StationWorker) produce(ctx context.Context, f *inFlight) error {
 	// also say the job is about to go (print_submitting). Printer faults are judged by how the
 	// job ends, not by the status before it: a printer reports a fault until its next job starts.
 	// The pages go back to the pool as soon as the document is made.
-	pages, err := w.Pages.Get(ctx)
+	st, err := w.Printer.Status(ctx)
+	if err != nil {
+		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
+	}
+	pages, err := w.Pages.Get(ctx) // after the status: a slow printer keeps no pages from others
 	if err != nil {
 		return err
 	}
 	if err := w.Renderer.RenderPagesInto(face, pages.Front, pages.Back); err != nil {
 		w.Pages.Put(pages)
 		return w.spoil(ctx, f, fmt.Sprintf("card data: %v", err), false, true)
-	}
-	st, err := w.Printer.Status(ctx)
-	if err != nil {
-		w.Pages.Put(pages)
-		return fault(fmt.Errorf("card %s: printer: %w", f.Number, err))
 	}
 	doc, err := printer.CardDocument(st, printer.CardJob{CardNumber: string(f.Number), JobName: f.jobName(), FrontPage: pages.Front, BackPage: pages.Back,
 		Tracks: []string{tracks.JobOptions()["mag-track-1"], tracks.JobOptions()["mag-track-2"]}})
@@ -908,7 +910,9 @@ func (w *StationWorker) Recover(ctx context.Context) error {
 }
 
 // clearCoupler ejects the spoiled card a failed reject eject left at the coupler (coupler_card),
-// without booking its blank again. An eject that fails now means the operator took the card out.
+// without booking its blank again. When the eject fails, the reader says whether the coupler is
+// empty (the card was taken out by hand: the note goes) or not (it is stuck: the station parks,
+// the note stays, and the operator takes it out before clearing the station).
 func (w *StationWorker) clearCoupler(ctx context.Context) error {
 	var card *string
 	if err := w.Store.pool.QueryRow(ctx, "SELECT coupler_card FROM stations WHERE name = $1", w.Config.Name).Scan(&card); err != nil {
@@ -918,6 +922,12 @@ func (w *StationWorker) clearCoupler(ctx context.Context) error {
 		return nil
 	}
 	if err := w.Transport.EjectReject(ctx); err != nil {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		gone := w.Encoder.WaitForRemoval(wctx)
+		cancel()
+		if gone != nil {
+			return fault(fmt.Errorf("spoiled card %s is still at the coupler and does not eject (%v): take it out, then clear the station", *card, err))
+		}
 		w.Log.Info("spoiled card left at the coupler is gone (taken out by hand)", "card", *card, "err", err)
 	} else {
 		w.Log.Info("spoiled card left at the coupler ejected to the reject tray", "card", *card)
@@ -975,6 +985,9 @@ func (w *StationWorker) resolve(ctx context.Context, f *inFlight) error {
 		log.Warn("recovery: no card to eject to the reject tray", "err", ejectErr)
 	}
 	reason := fmt.Sprintf("%s %s", interruptedReason, f.Step)
+	// A blank fed and booked spoiled below that would not eject may still be at the coupler: noted
+	// (f.Stuck), so that the next feed never finds it and books it a second time.
+	f.Stuck = f.Step != stepClaimed && ejectErr != nil
 	if f.Step == stepClaimed && ejectErr == nil {
 		// The blank was fed after all: the attempt says so, as the stock book does.
 		if _, err := w.Store.pool.Exec(ctx, `UPDATE card_attempts SET step = $2 WHERE attempt_id = $1`, f.AttemptID, stepFed); err != nil {

@@ -944,6 +944,48 @@ func TestStuckRejectIsNotBookedTwice(t *testing.T) {
 	}
 }
 
+// jammedReject never ejects to the reject tray: the card stays at the coupler.
+type jammedReject struct{ CardTransport }
+
+func (jammedReject) EjectReject(context.Context) error { return errors.New("reject path jammed") }
+
+// A spoiled card that will not eject keeps the station parked until it is out of the coupler: a
+// clear with the card still there parks again (the note stays), and once an operator has taken
+// it out by hand the station goes on. Its blank is booked once.
+func TestJammedRejectWaitsForTheOperator(t *testing.T) {
+	ctx := context.Background()
+	l := openLine(t, testsupport.Postgres(t))
+	a := newStation(t, "a", 0)
+	cards := l.seedCards(t, Construction, 1)
+	a.transport.QueueFaults(encoder.Faults{LoseWrite: 3})
+	store := NewStore(l.pool)
+	if err := store.LoadBlanks(ctx, "a", Construction, 10, "op"); err != nil {
+		t.Fatal(err)
+	}
+	w := l.worker(t, a)
+	w.Transport = jammedReject{a.transport}
+	stop := run(t, w)
+	parked := `SELECT count(*) FROM stations WHERE name = 'a' AND state = 'parked' AND coupler_card IS NOT NULL`
+	l.waitUntil(t, 1, parked)
+	if err := store.ClearStation(ctx, "a", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUntil(t, 1, parked+` AND fault LIKE '%still at the coupler%'`)
+	a.slot.Remove() // the operator takes the card out
+	if err := store.ClearStation(ctx, "a", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUntil(t, 1, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	stop()
+	l.checkProducedOnce(t, cards)
+	if n := l.count(t, `SELECT count(*) FROM blank_stock WHERE station = 'a' AND kind = 'spoiled'`); n != 1 {
+		t.Errorf("%d spoiled blanks booked, want 1", n)
+	}
+	if n := l.count(t, `SELECT count(*) FROM stations WHERE name = 'a' AND coupler_card IS NULL`); n != 1 {
+		t.Errorf("the station still notes a card at the coupler")
+	}
+}
+
 // FinishTimeout counts from a stop only: a card slower than it on a worker that is not stopping
 // is made as any other.
 func TestSlowCardWithoutStopIsMade(t *testing.T) {
