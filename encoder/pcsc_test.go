@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -270,6 +271,30 @@ func TestPCSCDSupervised(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("pcscd did not come back under supervision: last error %v", err)
+}
+
+// Stop ends a daemon's supervision: the supervisor returns and starts nothing again.
+func TestPCSCDStopEndsSupervision(t *testing.T) {
+	testsupport.Need(t, "pcscd", "/usr/sbin")
+	ctx := context.Background()
+	d, err := encoder.StartPCSCD(ctx, t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	supervised := make(chan struct{})
+	go func() { d.Supervise(ctx); close(supervised) }()
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-supervised:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the supervisor still runs after Stop")
+	}
+	if c, err := net.DialTimeout("tcp", d.VPCDAddr(0), 200*time.Millisecond); err == nil {
+		c.Close()
+		t.Error("a daemon listens again after Stop")
+	}
 }
 
 // BenchmarkEncodeThroughPCSCD is the wall time of one card through pcscd + vpcd: connect, encode,

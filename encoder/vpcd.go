@@ -268,58 +268,20 @@ func PCSCDPath() (string, error) {
 	return "", errors.New("pcscd not found (Debian package pcscd)")
 }
 
+// errStopped refuses a supervisor's restart after Stop.
+var errStopped = errors.New("start pcscd: stopped")
+
 // Start (re)starts the daemon on the same socket and ports, as systemd would after a crash.
-func (d *PCSCD) Start(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cmd != nil {
-		return errors.New("start pcscd: already running")
-	}
-	d.stopped = false
-	bin, err := PCSCDPath()
+func (d *PCSCD) Start(ctx context.Context) error { return d.start(ctx, false) }
+
+// start launches the daemon under d.mu and waits for it to be ready without the lock (the exit
+// watcher needs it). A supervisor's restart (fromSupervisor) is refused once Stop has run, in the
+// same critical section that would launch it, so that Stop and a restart cannot cross.
+func (d *PCSCD) start(ctx context.Context, fromSupervisor bool) error {
+	exit, err := d.launch(fromSupervisor)
 	if err != nil {
 		return err
 	}
-	_ = os.Remove(d.Socket)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: d.Socket, Net: "unix"})
-	if err != nil {
-		return fmt.Errorf("start pcscd: listen %s: %w", d.Socket, err)
-	}
-	l.SetUnlinkOnClose(false)
-	f, err := l.File()
-	_ = l.Close() // the daemon holds its own copy: when it dies, nobody listens and clients fail fast
-	if err != nil {
-		return fmt.Errorf("start pcscd: %w", err)
-	}
-	defer f.Close()
-	// systemd socket activation: the socket is fd 3, LISTEN_FDS=1 and LISTEN_PID the daemon's pid,
-	// which only a shell that execs pcscd knows.
-	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -f -c "$1"`, bin, filepath.Join(d.Dir, "reader.conf.d"))
-	cmd.ExtraFiles = []*os.File{f}
-	cmd.Env = append(os.Environ(), "PCSCLITE_CSOCK_NAME="+d.Socket)
-	logf, err := os.OpenFile(filepath.Join(d.Dir, "pcscd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("start pcscd: %w", err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start pcscd: %w", err)
-	}
-	exit := make(chan struct{})
-	d.cmd, d.exit = cmd, exit
-	go func() {
-		err := cmd.Wait()
-		logf.Close()
-		d.log.Debug("pcscd exited", "err", err)
-		d.mu.Lock()
-		if d.cmd == cmd {
-			d.cmd = nil
-		}
-		d.mu.Unlock()
-		close(exit)
-	}()
 	// Ready when the vpcd driver listens.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -339,6 +301,63 @@ func (d *PCSCD) Start(ctx context.Context) error {
 			return errors.New("start pcscd: vpcd port did not open within 10 s")
 		}
 	}
+}
+
+func (d *PCSCD) launch(fromSupervisor bool) (exit chan struct{}, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd != nil {
+		return nil, errors.New("start pcscd: already running")
+	}
+	if fromSupervisor && d.stopped {
+		return nil, errStopped
+	}
+	d.stopped = false
+	bin, err := PCSCDPath()
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(d.Socket)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: d.Socket, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("start pcscd: listen %s: %w", d.Socket, err)
+	}
+	l.SetUnlinkOnClose(false)
+	f, err := l.File()
+	_ = l.Close() // the daemon holds its own copy: when it dies, nobody listens and clients fail fast
+	if err != nil {
+		return nil, fmt.Errorf("start pcscd: %w", err)
+	}
+	defer f.Close()
+	// systemd socket activation: the socket is fd 3, LISTEN_FDS=1 and LISTEN_PID the daemon's pid,
+	// which only a shell that execs pcscd knows.
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -f -c "$1"`, bin, filepath.Join(d.Dir, "reader.conf.d"))
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Env = append(os.Environ(), "PCSCLITE_CSOCK_NAME="+d.Socket)
+	logf, err := os.OpenFile(filepath.Join(d.Dir, "pcscd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("start pcscd: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start pcscd: %w", err)
+	}
+	exit = make(chan struct{})
+	d.cmd, d.exit = cmd, exit
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		d.log.Debug("pcscd exited", "err", err)
+		d.mu.Lock()
+		if d.cmd == cmd {
+			d.cmd = nil
+		}
+		d.mu.Unlock()
+		close(exit)
+	}()
+	return exit, nil
 }
 
 // Supervise restarts the daemon whenever it exits without Stop, as systemd restarts the system's
@@ -370,7 +389,9 @@ func (d *PCSCD) Supervise(ctx context.Context) {
 			continue
 		}
 		d.log.Warn("pcscd exited; restarting it")
-		if err := d.Start(ctx); err != nil {
+		if err := d.start(ctx, true); errors.Is(err, errStopped) {
+			return
+		} else if err != nil {
 			d.log.Error("restart pcscd", "err", err)
 			select {
 			case <-ctx.Done():
