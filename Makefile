@@ -25,6 +25,8 @@ tools/bin/mailpit: tools/go.mod tools/go.sum
 
 test: deps vet tools
 	$(GO) test -race -count=1 -timeout 20m ./...
+	# The exhaustive image comparisons, whose full set -race would take minutes over (printer/race_test.go).
+	$(GO) test -count=1 -run 'TestPagesMatchFaces' ./printer
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

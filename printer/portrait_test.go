@@ -77,6 +77,9 @@ func TestPagesMatchFaces(t *testing.T) {
 	pageFront, pageBack := NewPage(), NewPage()
 	faces := portraitFaces(t)
 	for name, f := range faces {
+		if raceEnabled && name != string(f.CardType) && name != "long" {
+			continue // the card types' own faces and the longest texts; all of them without -race
+		}
 		front, back, err := r.Render(f)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -96,7 +99,7 @@ func TestPagesMatchFaces(t *testing.T) {
 		// The layouts are the encoder's business, the same for every face: all of them on the
 		// card types' own faces, two that mirror the back on the others.
 		layouts := rasterLayouts()
-		if f != faces[string(f.CardType)] {
+		if f != faces[string(f.CardType)] || (raceEnabled && f.CardType != Construction) {
 			layouts = []RasterOptions{{Sides: "two-sided-short-edge", SheetBack: "flipped"}, {Sides: "two-sided-long-edge"}}
 		}
 		for _, opts := range layouts {

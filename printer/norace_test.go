@@ -1,0 +1,5 @@
+//go:build !race
+
+package printer
+
+const raceEnabled = false
