@@ -944,6 +944,55 @@ func TestStuckRejectIsNotBookedTwice(t *testing.T) {
 	}
 }
 
+// Two stations making an order's last two cards record them produced at the same moment: the
+// order moves to produced exactly once (each counts the cards left after the other's commit, not
+// before it).
+func TestOrderProducedWhenStationsFinishTogether(t *testing.T) {
+	l := openLine(t, testsupport.Postgres(t))
+	a, b := newStation(t, "a", 0), newStation(t, "b", 1)
+	cards := l.seedCards(t, Construction, 2)
+	// Both claim before either goes on (so each has one card), and both reach the output tray
+	// before either records its card.
+	meet := func(step string) func(string) {
+		var wg sync.WaitGroup
+		wg.Add(2)
+		return func(s string) {
+			if s != step {
+				return
+			}
+			wg.Done()
+			met := make(chan struct{})
+			go func() { wg.Wait(); close(met) }()
+			select {
+			case <-met:
+			case <-time.After(30 * time.Second):
+				t.Errorf("the other station did not reach %q", step)
+			}
+		}
+	}
+	claimed, printed := meet(stepClaimed), meet(stepPrinted)
+	wa, wb := l.worker(t, a), l.worker(t, b)
+	for _, w := range []*StationWorker{wa, wb} {
+		w.afterStep = func(s string) { claimed(s); printed(s) }
+	}
+	run(t, wa)
+	run(t, wb)
+	l.waitUntil(t, 2, `SELECT count(*) FROM cards WHERE state = 'produced'`)
+	l.checkProducedOnce(t, cards)
+	order := l.count(t, `SELECT count(DISTINCT order_id) FROM cards WHERE card_number = ANY($1)`, []string{string(cards[0]), string(cards[1])})
+	if order != 1 {
+		t.Fatalf("the cards are in %d orders, want 1", order)
+	}
+	l.waitUntil(t, 1, `SELECT count(*) FROM orders o JOIN cards c USING (order_id) WHERE c.card_number = $1 AND o.state = 'produced'`, string(cards[0]))
+	if n := l.count(t, `SELECT count(*) FROM audit_log a JOIN cards c ON a.entity_id = c.order_id
+		WHERE a.entity = 'order' AND a.to_state = 'produced' AND c.card_number = $1`, string(cards[0])); n != 1 {
+		t.Errorf("%d audit entries of the order moving to produced, want 1", n)
+	}
+	if n := l.count(t, `SELECT count(DISTINCT station) FROM card_attempts WHERE card_number = ANY($1)`, []string{string(cards[0]), string(cards[1])}); n != 2 {
+		t.Errorf("the cards were made on %d stations, want 2", n)
+	}
+}
+
 // jammedReject never ejects to the reject tray: the card stays at the coupler.
 type jammedReject struct{ CardTransport }
 
