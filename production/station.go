@@ -721,10 +721,7 @@ func (w *StationWorker) produced(ctx context.Context, f *inFlight, job *printer.
 			OrderID: f.OrderID, Station: w.Config.Name, ChipUID: fmt.Sprintf("%X", f.ChipUID), Attempt: f.Attempt, ProducedAt: now})
 	})
 	if err != nil {
-		err = fmt.Errorf("card %s: record produced: %w", f.Number, err)
-	}
-	if err != nil {
-		return err
+		return fmt.Errorf("card %s: record produced: %w", f.Number, err)
 	}
 	f.log(w.Log).Info("card produced", "uid", fmt.Sprintf("%X", f.ChipUID), "took", now.Sub(f.Started))
 	if w.Metrics != nil {
