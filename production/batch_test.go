@@ -43,17 +43,22 @@ func TestBatchTransitions(t *testing.T) {
 	}
 }
 
-func TestPlanBatches(t *testing.T) {
-	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
-	// order makes n queued cards of one order; card numbers are "<order>/<position>".
-	order := func(id string, typ CardType, due int, atRisk bool, n int) []QueuedCard {
-		var out []QueuedCard
-		for i := range n {
-			out = append(out, QueuedCard{Number: CardNumber(fmt.Sprintf("%s/%d", id, i)), OrderID: id, Position: i,
-				CardType: typ, DispatchBy: day(due), AtRisk: atRisk})
-		}
-		return out
+// planDay is a dispatch date in November 2026.
+func planDay(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+
+// planOrder makes n queued cards of one order due on planDay(due); card numbers are
+// "<order>/<position>".
+func planOrder(id string, typ CardType, due int, atRisk bool, n int) []QueuedCard {
+	var out []QueuedCard
+	for i := range n {
+		out = append(out, QueuedCard{Number: CardNumber(fmt.Sprintf("%s/%d", id, i)), OrderID: id, Position: i,
+			CardType: typ, DispatchBy: planDay(due), AtRisk: atRisk})
 	}
+	return out
+}
+
+func TestPlanBatches(t *testing.T) {
+	order := planOrder
 	cat := func(parts ...[]QueuedCard) []QueuedCard {
 		var out []QueuedCard
 		for _, p := range parts {
@@ -114,17 +119,9 @@ func TestPlanBatches(t *testing.T) {
 // not, and dispatch date) fill its room; cards that rank ahead of it or behind it never go into it
 // (a later plan may bring cards that rank between).
 func TestPlanBatchesTopsUpOpenBatch(t *testing.T) {
-	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
-	order := func(id string, typ CardType, due int, atRisk bool, n int) []QueuedCard {
-		var out []QueuedCard
-		for i := range n {
-			out = append(out, QueuedCard{Number: CardNumber(fmt.Sprintf("%s/%d", id, i)), OrderID: id, Position: i,
-				CardType: typ, DispatchBy: day(due), AtRisk: atRisk})
-		}
-		return out
-	}
+	order := planOrder
 	open := func(id int64, typ CardType, due int, atRisk bool, n int) OpenBatch {
-		return OpenBatch{ID: id, CardType: typ, AtRisk: atRisk, EarliestDispatchBy: day(due), Cards: n}
+		return OpenBatch{ID: id, CardType: typ, AtRisk: atRisk, EarliestDispatchBy: planDay(due), Cards: n}
 	}
 	for _, tc := range []struct {
 		name  string

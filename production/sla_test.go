@@ -24,6 +24,9 @@ func testPickup(cal *BusinessDays) func(time.Time) (time.Time, error) {
 	}
 }
 
+// TestAssessSLA: orders are ready in deadline order at the line's speed, bounded also by the
+// speed of the stations loaded with their card type; an order of a type no station makes is at
+// risk at once.
 func TestAssessSLA(t *testing.T) {
 	cal, err := NewBusinessDays()
 	if err != nil {
@@ -32,83 +35,64 @@ func TestAssessSLA(t *testing.T) {
 	z := cal.Zone()
 	date := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, z) // Monday
-	got, err := AssessSLA([]OrderWork{
-		{OrderID: "D", DispatchBy: date(27), Remaining: 4, AtRisk: true},
-		{OrderID: "C", DispatchBy: date(24), Remaining: 0},
-		{OrderID: "B", DispatchBy: date(23), Remaining: 10},
-		{OrderID: "A", DispatchBy: date(23), Remaining: 2},
-	}, now, Capacity{Total: 2}, z, testPickup(cal))
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, z) }
-	want := []SLAAssessment{
-		// 2 cards at 2 an hour: ready 10:00, today's pickup, 9 h before the day ends.
-		{OrderID: "A", ReadyAt: at(23, 10), PickupAt: at(23, 15), Slack: 9 * time.Hour},
-		// Behind A: 12 cards, ready 15:00, past the cut-off: tomorrow's pickup is a day late.
-		{OrderID: "B", ReadyAt: at(23, 15), PickupAt: at(24, 15), Slack: -15 * time.Hour, AtRisk: true, NewlyAtRisk: true},
-		// Nothing left to make: ready now, whatever is queued before it.
-		{OrderID: "C", ReadyAt: now, PickupAt: at(23, 15), Slack: 33 * time.Hour},
-		// Flagged before, fine now: not at risk, and not newly so.
-		{OrderID: "D", ReadyAt: at(23, 17), PickupAt: at(24, 15), Slack: 81 * time.Hour},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d verdicts, want %d", len(got), len(want))
-	}
-	for i := range want {
-		g, w := got[i], want[i]
-		if g.OrderID != w.OrderID || !g.ReadyAt.Equal(w.ReadyAt) || !g.PickupAt.Equal(w.PickupAt) || g.Slack != w.Slack ||
-			g.AtRisk != w.AtRisk || g.NewlyAtRisk != w.NewlyAtRisk {
-			t.Errorf("verdict %d:\n got  %+v\n want %+v", i, g, w)
-		}
-	}
-}
-
-// TestAssessSLAByCardType: an order's card type bounds its ready time by the stations loaded with
-// that type, and an order of a type no station makes is at risk at once.
-func TestAssessSLAByCardType(t *testing.T) {
-	cal, err := NewBusinessDays()
-	if err != nil {
-		t.Fatal(err)
-	}
-	z := cal.Zone()
-	date := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
-	now := time.Date(2026, 11, 23, 9, 0, 0, 0, z) // Monday
-	at := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, z) }
-	orders := []OrderWork{
-		{OrderID: "A", CardType: Construction, DispatchBy: date(23), Remaining: 4},
-		{OrderID: "B", CardType: Cleaning, DispatchBy: date(23), Remaining: 4},
-		{OrderID: "C", CardType: Cleaning, DispatchBy: date(24), Remaining: 2},
-		{OrderID: "T", CardType: Transport, DispatchBy: date(27), Remaining: 1, AtRisk: true},
-		{OrderID: "U", CardType: Transport, DispatchBy: date(27), Remaining: 0},
-	}
-	// 8 cards an hour in all, of which cleaning's one station makes at most 2.
-	capacity := Capacity{Total: 8, PerType: map[CardType]float64{Construction: 6, Cleaning: 2}}
-	got, err := AssessSLA(orders, now, capacity, z, testPickup(cal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []SLAAssessment{
-		// 4 of 8 ahead in all (09:30), 4 of 6 construction an hour (09:40): the later.
-		{OrderID: "A", ReadyAt: now.Add(40 * time.Minute), PickupAt: at(23, 15), Slack: 9 * time.Hour},
-		// 8 in all would be 10:00, but 4 cleaning cards at 2 an hour is 11:00.
-		{OrderID: "B", ReadyAt: at(23, 11), PickupAt: at(23, 15), Slack: 9 * time.Hour},
-		// 6 cleaning cards at 2 an hour: 12:00.
-		{OrderID: "C", ReadyAt: at(23, 12), PickupAt: at(23, 15), Slack: 33 * time.Hour},
-		// No station makes transport: at risk (flagged before, so not newly).
-		{OrderID: "T", AtRisk: true, Unserved: true},
-		// Nothing left to make: ready now, whatever its type.
-		{OrderID: "U", ReadyAt: now, PickupAt: at(23, 15), Slack: 105 * time.Hour},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d verdicts, want %d", len(got), len(want))
-	}
-	for i := range want {
-		g, w := got[i], want[i]
-		if g.OrderID != w.OrderID || !g.ReadyAt.Equal(w.ReadyAt) || !g.PickupAt.Equal(w.PickupAt) || g.Slack != w.Slack ||
-			g.AtRisk != w.AtRisk || g.NewlyAtRisk != w.NewlyAtRisk || g.Unserved != w.Unserved {
-			t.Errorf("verdict %d:\n got  %+v\n want %+v", i, g, w)
-		}
+	for _, tc := range []struct {
+		name     string
+		orders   []OrderWork
+		capacity Capacity
+		want     []SLAAssessment
+	}{
+		{"deadline order at the line's speed", []OrderWork{
+			{OrderID: "D", DispatchBy: date(27), Remaining: 4, AtRisk: true},
+			{OrderID: "C", DispatchBy: date(24), Remaining: 0},
+			{OrderID: "B", DispatchBy: date(23), Remaining: 10},
+			{OrderID: "A", DispatchBy: date(23), Remaining: 2},
+		}, Capacity{Total: 2}, []SLAAssessment{
+			// 2 cards at 2 an hour: ready 10:00, today's pickup, 9 h before the day ends.
+			{OrderID: "A", ReadyAt: at(23, 10), PickupAt: at(23, 15), Slack: 9 * time.Hour},
+			// Behind A: 12 cards, ready 15:00, past the cut-off: tomorrow's pickup is a day late.
+			{OrderID: "B", ReadyAt: at(23, 15), PickupAt: at(24, 15), Slack: -15 * time.Hour, AtRisk: true, NewlyAtRisk: true},
+			// Nothing left to make: ready now, whatever is queued before it.
+			{OrderID: "C", ReadyAt: now, PickupAt: at(23, 15), Slack: 33 * time.Hour},
+			// Flagged before, fine now: not at risk, and not newly so.
+			{OrderID: "D", ReadyAt: at(23, 17), PickupAt: at(24, 15), Slack: 81 * time.Hour},
+		}},
+		// 8 cards an hour in all, of which cleaning's one station makes at most 2.
+		{"bounded by the card type's stations", []OrderWork{
+			{OrderID: "A", CardType: Construction, DispatchBy: date(23), Remaining: 4},
+			{OrderID: "B", CardType: Cleaning, DispatchBy: date(23), Remaining: 4},
+			{OrderID: "C", CardType: Cleaning, DispatchBy: date(24), Remaining: 2},
+			{OrderID: "T", CardType: Transport, DispatchBy: date(27), Remaining: 1, AtRisk: true},
+			{OrderID: "U", CardType: Transport, DispatchBy: date(27), Remaining: 0},
+		}, Capacity{Total: 8, PerType: map[CardType]float64{Construction: 6, Cleaning: 2}}, []SLAAssessment{
+			// 4 of 8 ahead in all (09:30), 4 of 6 construction an hour (09:40): the later.
+			{OrderID: "A", ReadyAt: now.Add(40 * time.Minute), PickupAt: at(23, 15), Slack: 9 * time.Hour},
+			// 8 in all would be 10:00, but 4 cleaning cards at 2 an hour is 11:00.
+			{OrderID: "B", ReadyAt: at(23, 11), PickupAt: at(23, 15), Slack: 9 * time.Hour},
+			// 6 cleaning cards at 2 an hour: 12:00.
+			{OrderID: "C", ReadyAt: at(23, 12), PickupAt: at(23, 15), Slack: 33 * time.Hour},
+			// No station makes transport: at risk (flagged before, so not newly).
+			{OrderID: "T", AtRisk: true, Unserved: true},
+			// Nothing left to make: ready now, whatever its type.
+			{OrderID: "U", ReadyAt: now, PickupAt: at(23, 15), Slack: 105 * time.Hour},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := AssessSLA(tc.orders, now, tc.capacity, z, testPickup(cal))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d verdicts, want %d", len(got), len(tc.want))
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.OrderID != w.OrderID || !g.ReadyAt.Equal(w.ReadyAt) || !g.PickupAt.Equal(w.PickupAt) || g.Slack != w.Slack ||
+					g.AtRisk != w.AtRisk || g.NewlyAtRisk != w.NewlyAtRisk || g.Unserved != w.Unserved {
+					t.Errorf("verdict %d:\n got  %+v\n want %+v", i, g, w)
+				}
+			}
+		})
 	}
 }
 

@@ -891,6 +891,20 @@ func TestRecoveryBooksUnrecordedBlank(t *testing.T) {
 	}
 }
 
+// rejectedOnA is a line with station a, 10 blanks loaded and one card whose first chip fails its
+// verify (so it goes to the reject tray), and a worker for a not yet started.
+func rejectedOnA(t *testing.T) (*line, *station, []CardNumber, *Store, *StationWorker) {
+	l := openLine(t, testsupport.Postgres(t))
+	a := newStation(t, "a", 0)
+	cards := l.seedCards(t, Construction, 1)
+	a.transport.QueueFaults(encoder.Faults{LoseWrite: 3})
+	store := NewStore(l.pool)
+	if err := store.LoadBlanks(context.Background(), "a", Construction, 10, "op"); err != nil {
+		t.Fatal(err)
+	}
+	return l, a, cards, store, l.worker(t, a)
+}
+
 // stuckReject fails its first reject eject and leaves the card at the coupler (a jammed reject
 // path).
 type stuckReject struct {
@@ -912,15 +926,7 @@ func (t *stuckReject) EjectReject(ctx context.Context) error {
 // blank: two spoiled blanks for one.
 func TestStuckRejectIsNotBookedTwice(t *testing.T) {
 	ctx := context.Background()
-	l := openLine(t, testsupport.Postgres(t))
-	a := newStation(t, "a", 0)
-	cards := l.seedCards(t, Construction, 1)
-	a.transport.QueueFaults(encoder.Faults{LoseWrite: 3}) // the first chip fails its verify
-	store := NewStore(l.pool)
-	if err := store.LoadBlanks(ctx, "a", Construction, 10, "op"); err != nil {
-		t.Fatal(err)
-	}
-	w := l.worker(t, a)
+	l, a, cards, store, w := rejectedOnA(t)
 	w.Transport = &stuckReject{CardTransport: a.transport}
 	stop := run(t, w)
 	l.waitUntil(t, 1, `SELECT count(*) FROM stations WHERE name = 'a' AND state = 'parked' AND coupler_card IS NOT NULL`)
@@ -1003,15 +1009,7 @@ func (jammedReject) EjectReject(context.Context) error { return errors.New("reje
 // it out by hand the station goes on. Its blank is booked once.
 func TestJammedRejectWaitsForTheOperator(t *testing.T) {
 	ctx := context.Background()
-	l := openLine(t, testsupport.Postgres(t))
-	a := newStation(t, "a", 0)
-	cards := l.seedCards(t, Construction, 1)
-	a.transport.QueueFaults(encoder.Faults{LoseWrite: 3})
-	store := NewStore(l.pool)
-	if err := store.LoadBlanks(ctx, "a", Construction, 10, "op"); err != nil {
-		t.Fatal(err)
-	}
-	w := l.worker(t, a)
+	l, a, cards, store, w := rejectedOnA(t)
 	w.Transport = jammedReject{a.transport}
 	stop := run(t, w)
 	parked := `SELECT count(*) FROM stations WHERE name = 'a' AND state = 'parked' AND coupler_card IS NOT NULL`
