@@ -176,6 +176,9 @@ func TestClockJobs(t *testing.T) {
 	if n := s.count(t, `SELECT count(*) FROM card_photos WHERE card_number = $1`, string(recent[0])); n != 1 {
 		t.Error("the recent order's photo went")
 	}
+	// The run is counted once the whole job has returned, after the erasure seen above commits
+	// (bus retention follows it): wait for the count, then check it ran once.
+	eventually(t, "retention counted", func() bool { return value(t, m.jobRuns.WithLabelValues(JobRetention, "ok")) >= 1 })
 	if got := value(t, m.jobRuns.WithLabelValues(JobRetention, "ok")); got != 1 {
 		t.Errorf("retention ran %v times, want 1", got)
 	}
