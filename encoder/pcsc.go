@@ -108,54 +108,94 @@ func (s *Station) WaitForCard(ctx context.Context) ([]byte, error) {
 }
 
 func (s *Station) waitForCard(ctx context.Context) ([]byte, error) {
-	c, err := s.context()
-	if err != nil {
-		return nil, err
-	}
-	stop := context.AfterFunc(ctx, func() { _ = c.Cancel() })
-	defer stop()
-	rs := []scard.ReaderState{{Reader: s.reader, CurrentState: scard.StateUnaware}}
-	for {
-		if err := c.GetStatusChange(rs, -1); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("wait for card in %q: %w", s.reader, classify(err))
-		}
-		st := rs[0].EventState
+	var atr []byte
+	err := s.await(ctx, func(st scard.StateFlag, a []byte) (bool, error) {
 		if st&(scard.StateUnknown|scard.StateUnavailable) != 0 {
-			return nil, fmt.Errorf("wait for card in %q: %w", s.reader, ErrReaderGone)
+			return false, ErrReaderGone
 		}
-		if st&scard.StatePresent != 0 && st&scard.StateMute == 0 {
-			return rs[0].Atr, nil
-		}
-		rs[0].CurrentState = st &^ scard.StateChanged
+		atr = a
+		return st&scard.StatePresent != 0 && st&scard.StateMute == 0, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wait for card in %q: %w", s.reader, err)
 	}
+	return atr, nil
 }
 
 // WaitForRemoval blocks until the reader's slot is empty (or ctx ends).
 func (s *Station) WaitForRemoval(ctx context.Context) error {
-	c, err := s.context()
+	err := s.await(ctx, func(st scard.StateFlag, _ []byte) (bool, error) {
+		if st&(scard.StateUnknown|scard.StateUnavailable) != 0 {
+			return false, ErrReaderGone
+		}
+		return st&scard.StateEmpty != 0, nil
+	})
+	s.drop(err)
 	if err != nil {
+		return fmt.Errorf("wait for removal from %q: %w", s.reader, err)
+	}
+	return nil
+}
+
+// statusChange serialises ebfe/scard's GetStatusChange across the process. The library keeps
+// each call's reader name in a package-level map (so that the C string outlives the call) and
+// writes that map unguarded: two stations waiting at once race on it, which can end the process
+// with "concurrent map writes". It is package-level because the map it guards is. Holding it
+// through a blocking wait would make every station wait on the others, so waits poll the
+// reader's state with a zero timeout under the lock and sleep outside it.
+var statusChange sync.Mutex
+
+// statePoll is how often a wait looks at the reader. pcscd itself looks at vpcd readers every
+// 400 ms, and a card takes far longer than this to be fed or ejected.
+const statePoll = 20 * time.Millisecond
+
+// await polls the reader's state until done says so or fails, ctx ends, or PC/SC fails. The
+// returned error is ctx's or a classified PC/SC error.
+func (s *Station) await(ctx context.Context, done func(scard.StateFlag, []byte) (bool, error)) error {
+	var tick *time.Ticker
+	for {
+		c, err := s.context()
+		if err != nil {
+			return err
+		}
+		rs := []scard.ReaderState{{Reader: s.reader, CurrentState: scard.StateUnaware}}
+		statusChange.Lock()
+		err = c.GetStatusChange(rs, 0)
+		statusChange.Unlock()
+		if err != nil && !errors.Is(err, scard.ErrTimeout) {
+			return s.classifyWait(c, err)
+		}
+		if err == nil {
+			if ok, err := done(rs[0].EventState, rs[0].Atr); err != nil || ok {
+				return err
+			}
+		}
+		if tick == nil {
+			tick = time.NewTicker(statePoll)
+			defer tick.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// classifyWait classifies a failed look at the reader. A daemon killed during the look can
+// leave the client with an error that names neither (SCARD_E_NO_ACCESS, seen after a card was
+// connected in the context), so an error of no known class is checked against the daemon.
+func (s *Station) classifyWait(c *scard.Context, err error) error {
+	err = classify(err)
+	if errors.Is(err, ErrServiceGone) || errors.Is(err, ErrReaderGone) || errors.Is(err, ErrCardRemoved) {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.Cancel() })
-	defer stop()
-	rs := []scard.ReaderState{{Reader: s.reader, CurrentState: scard.StateUnaware}}
-	for {
-		if err := c.GetStatusChange(rs, -1); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			err = classify(err)
-			s.drop(err)
-			return fmt.Errorf("wait for removal from %q: %w", s.reader, err)
+	if _, lerr := c.ListReaders(); lerr != nil {
+		if cl := classify(lerr); errors.Is(cl, ErrServiceGone) {
+			return cl
 		}
-		if rs[0].EventState&scard.StateEmpty != 0 {
-			return nil
-		}
-		rs[0].CurrentState = rs[0].EventState &^ scard.StateChanged
 	}
+	return err
 }
 
 // IsMifare4K reports whether atr is that of a MIFARE Classic 4K behind a PC/SC Part 3 reader

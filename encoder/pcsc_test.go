@@ -428,3 +428,50 @@ func TestVirtualStationChild(t *testing.T) {
 		t.Fatalf("output hopper: %v", out)
 	}
 }
+
+// Two stations wait on their readers and encode at the same time in one process, as a service
+// with several stations does: each gets its own card, and (under -race) the PC/SC binding's
+// shared state is not written by both at once.
+func TestStationsWaitAtOnce(t *testing.T) {
+	d := pcscd.Need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	readers := []string{encoder.VirtualReader0, encoder.VirtualReader1}
+	numbers := []string{"1000000017", "1000000025"}
+	errs := make(chan error, len(readers))
+	var uids [2][]byte
+	for i, reader := range readers {
+		slot := encoder.NewVirtualReader(d.VPCDAddr(i), nil)
+		defer slot.Remove()
+		st, err := encoder.NewStation(reader, encoder.DevKeys(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		go func() {
+			if err := st.WaitForRemoval(ctx); err != nil { // the slot starts empty
+				errs <- err
+				return
+			}
+			card := encoder.NewBlankCard(slot.NewUID(), encoder.Faults{})
+			uids[i] = card.UID()
+			time.AfterFunc(100*time.Millisecond, func() { slot.Insert(card) })
+			res, err := st.Encode(ctx, record(numbers[i]), encoder.EncodeOptions{})
+			if err == nil && !bytes.Equal(res.UID, uids[i]) {
+				err = errors.New("encoded another card than the one in its reader")
+			}
+			errs <- err
+		}()
+	}
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, reader := range readers {
+		got, err := encoder.ReadCard(ctx, reader, encoder.DevKeys().Verifier())
+		if err != nil || got.Record.CardNumber != numbers[i] || !got.Record.Verified {
+			t.Errorf("%s reads %+v, %v; want card %s", reader, got.Record, err, numbers[i])
+		}
+	}
+}
