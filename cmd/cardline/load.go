@@ -49,6 +49,7 @@ func loadCommand() command {
 		fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to this file at the run's highest heap in use")
 		fs.BoolVar(&o.pipelined, "pipelined", true, "run every stage at once, as serve does (false: stage after stage, with the figures of each)")
 		fs.Uint64Var(&o.seed, "seed", 7, "seed of the sample generator")
+		fs.DurationVar(&o.pickupEvery, "pickup-every", 10*time.Second, "pipelined: ship what is ready this often while cards are made (0: one pickup after the last card)")
 		pgStatements := fs.Int("pg-statements", 0, "print this many PostgreSQL statements that took the most server time (pg_stat_statements)")
 		if err := fs.Parse(args); err != nil {
 			return err
@@ -119,6 +120,7 @@ type loadOptions struct {
 	seed                      uint64
 	cpuProfile, memProfile    string
 	pipelined                 bool
+	pickupEvery               time.Duration
 	databaseURL               string // an empty database
 }
 
@@ -377,8 +379,8 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 		}
 		return err == nil && open == 0, err
 	}
-	cardsIn := func(state string) (n int, err error) {
-		err = svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state = $1`, state).Scan(&n)
+	cardsIn := func(states ...string) (n int, err error) {
+		err = svc.pool.QueryRow(ctx, `SELECT count(*) FROM cards WHERE state = ANY($1)`, states).Scan(&n)
 		return n, err
 	}
 	noSpoiled := func() error {
@@ -402,6 +404,10 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 			if err := l.startStations(); err != nil {
 				return err
 			}
+			stopPickups := func() error { return nil }
+			if o.pickupEvery > 0 {
+				stopPickups = l.pickups(runCtx, o.pickupEvery)
+			}
 			mark := func(what string) { res.marks = append(res.marks, loadMark{what, time.Since(startWall)}) }
 			if err := waitFor(ctx, 10*time.Minute, "orders handled and mail jobs recorded", intakeDone); err != nil {
 				return err
@@ -416,13 +422,16 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 				if err := noSpoiled(); err != nil {
 					return false, err
 				}
-				n, err := cardsIn("produced")
+				n, err := cardsIn("produced", "dispatched") // pickups may have shipped some
 				return err == nil && n == accepted, err
 			}); err != nil {
 				return err
 			}
 			mark("  last card produced")
-			// The day's pickup: one shipping batch takes what the day produced.
+			if err := stopPickups(); err != nil {
+				return err
+			}
+			// The last pickup takes what is left.
 			if err := l.shipAll(ctx, accepted); err != nil {
 				return err
 			}
@@ -556,6 +565,33 @@ func (l *loadLine) startStations() error {
 		l.background(w.Config.Name, w.Run)
 	}
 	return nil
+}
+
+// pickups ships what is ready every d, as a line with several pickups a day does, until the
+// returned stop is called. Stop lets a pickup under way finish (a batch is never left half
+// packed) and returns the first error a pickup had.
+func (l *loadLine) pickups(ctx context.Context, d time.Duration) (stop func() error) {
+	quit, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				done <- nil
+				return
+			case <-ctx.Done():
+				done <- ctx.Err()
+				return
+			case <-t.C:
+			}
+			if _, err := l.shipOnce(ctx); err != nil {
+				done <- fmt.Errorf("pickup: %w", err)
+				return
+			}
+		}
+	}()
+	return func() error { close(quit); return <-done }
 }
 
 // shipAll plans pickups until every card is dispatched.
