@@ -25,6 +25,9 @@ type ClockConfig struct {
 	SLAEvery   time.Duration
 	Capacity   float64
 	NextPickup func(readyAt time.Time) (time.Time, error)
+	// Hours are when the stations make cards, for the SLA sweep; the zero value is around the
+	// clock.
+	Hours ProductionHours
 	// RetentionEvery is how often personal data are erased from orders dispatched more than
 	// Retention ago, from orders rejected more than RejectedRetention ago, and from the bus's
 	// topic tables (events every consumer group has read, EventRetention after publication; the
@@ -49,6 +52,8 @@ func (c ClockConfig) check() error {
 		return errors.New("clock: station capacity (cards an hour) must be positive")
 	case c.NextPickup == nil || c.Calendar == nil:
 		return errors.New("clock: the pickup schedule and the calendar are needed")
+	case c.Hours.check() != nil:
+		return fmt.Errorf("clock: %w", c.Hours.check())
 	case c.Retention <= 0:
 		return errors.New("clock: retention must be positive")
 	case c.RejectedRetention < 0 || c.EventRetention < 0 || c.PoisonRetention < 0:
@@ -223,7 +228,7 @@ func (c *Clock) SweepSLA(ctx context.Context) ([]SLAAssessment, error) {
 		return nil, fmt.Errorf("sla sweep: %w", err)
 	}
 	capacity := StationCapacity(stations, c.cfg.Capacity)
-	verdicts, err := AssessSLA(work, now, capacity, c.cfg.Calendar.Zone(), c.cfg.NextPickup)
+	verdicts, err := AssessSLA(work, now, capacity, c.cfg.Hours, c.cfg.Calendar.Zone(), c.cfg.NextPickup)
 	if err != nil {
 		return nil, fmt.Errorf("sla sweep: %w", err)
 	}

@@ -42,15 +42,16 @@ type SLAAssessment struct {
 // are optimistic, so an order late on them is late on any schedule. An order with nothing left to
 // make is ready now; one whose card type no station makes is Unserved. nextPickup gives the post
 // pickup that takes what is ready at a time (shipping's schedule: business days, pickup and
-// cut-off). Orders come back in deadline order. capacity.Total must be positive.
-func AssessSLA(orders []OrderWork, now time.Time, capacity Capacity, zone *time.Location,
+// cut-off). Production time counts only inside hours (ProductionHours). Orders come back in
+// deadline order. capacity.Total must be positive.
+func AssessSLA(orders []OrderWork, now time.Time, capacity Capacity, hours ProductionHours, zone *time.Location,
 	nextPickup func(readyAt time.Time) (time.Time, error)) ([]SLAAssessment, error) {
 	sorted := slices.Clone(orders)
 	slices.SortFunc(sorted, func(a, b OrderWork) int {
 		return cmp.Or(a.DispatchBy.Compare(b.DispatchBy), cmp.Compare(a.OrderID, b.OrderID))
 	})
 	after := func(cards int, perHour float64) time.Time {
-		return now.Add(time.Duration(float64(cards) / perHour * float64(time.Hour)))
+		return hours.After(now, time.Duration(float64(cards)/perHour*float64(time.Hour)))
 	}
 	out := make([]SLAAssessment, 0, len(sorted))
 	ahead := 0

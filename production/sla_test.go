@@ -41,6 +41,7 @@ func TestAssessSLA(t *testing.T) {
 		orders   []OrderWork
 		capacity Capacity
 		want     []SLAAssessment
+		hours    ProductionHours
 	}{
 		{"deadline order at the line's speed", []OrderWork{
 			{OrderID: "D", DispatchBy: date(27), Remaining: 4, AtRisk: true},
@@ -56,7 +57,7 @@ func TestAssessSLA(t *testing.T) {
 			{OrderID: "C", ReadyAt: now, PickupAt: at(23, 15), Slack: 33 * time.Hour},
 			// Flagged before, fine now: not at risk, and not newly so.
 			{OrderID: "D", ReadyAt: at(23, 17), PickupAt: at(24, 15), Slack: 81 * time.Hour},
-		}},
+		}, ProductionHours{}},
 		// 8 cards an hour in all, of which cleaning's one station makes at most 2.
 		{"bounded by the card type's stations", []OrderWork{
 			{OrderID: "A", CardType: Construction, DispatchBy: date(23), Remaining: 4},
@@ -75,10 +76,18 @@ func TestAssessSLA(t *testing.T) {
 			{OrderID: "T", AtRisk: true, Unserved: true},
 			// Nothing left to make: ready now, whatever its type.
 			{OrderID: "U", ReadyAt: now, PickupAt: at(23, 15), Slack: 105 * time.Hour},
-		}},
+		}, ProductionHours{}},
+		// 30 cards at 2 an hour are 15 hours' work: Tuesday 00:00 around the clock, in time for
+		// Tuesday's pickup; but the stations make cards 07:00-15:00 only, so 6 hours today, 8
+		// tomorrow and the last hour on Wednesday: a day late.
+		{"counted in production hours", []OrderWork{
+			{OrderID: "A", DispatchBy: date(24), Remaining: 30},
+		}, Capacity{Total: 2}, []SLAAssessment{
+			{OrderID: "A", ReadyAt: at(25, 8), PickupAt: at(25, 15), Slack: -15 * time.Hour, AtRisk: true, NewlyAtRisk: true},
+		}, ProductionHours{Start: 7 * time.Hour, End: 15 * time.Hour, Days: cal}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := AssessSLA(tc.orders, now, tc.capacity, z, testPickup(cal))
+			got, err := AssessSLA(tc.orders, now, tc.capacity, tc.hours, z, testPickup(cal))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,5 +126,52 @@ func TestStationCapacity(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Production time counts only inside the hours, on business days, by the wall clock.
+func TestProductionHours(t *testing.T) {
+	cal, err := NewBusinessDays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := cal.Zone()
+	at := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, z) }
+	shift, err := ParseProductionHours("07:00-15:00", cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		hours ProductionHours
+		from  time.Time
+		work  time.Duration
+		want  time.Time
+	}{
+		{"around the clock", ProductionHours{}, at(2026, 11, 27, 14, 0), 5 * time.Hour, at(2026, 11, 27, 19, 0)},
+		{"inside one day", shift, at(2026, 11, 23, 9, 0), 2 * time.Hour, at(2026, 11, 23, 11, 0)},
+		{"ends at the close", shift, at(2026, 11, 23, 14, 0), time.Hour, at(2026, 11, 23, 15, 0)},
+		{"carried to the next morning", shift, at(2026, 11, 23, 14, 0), 5 * time.Hour, at(2026, 11, 24, 11, 0)},
+		{"begun before the start", shift, at(2026, 11, 23, 5, 0), time.Hour, at(2026, 11, 23, 8, 0)},
+		{"begun after the close", shift, at(2026, 11, 23, 16, 0), 30 * time.Minute, at(2026, 11, 24, 7, 30)},
+		{"over a weekend", shift, at(2026, 11, 27, 14, 0), 5 * time.Hour, at(2026, 11, 30, 11, 0)},
+		{"over 17 May (a Monday)", shift, at(2027, 5, 14, 14, 0), 2 * time.Hour, at(2027, 5, 18, 8, 0)},
+		{"over Easter (Maundy Thursday to Easter Monday)", shift, at(2027, 3, 24, 14, 0), 2 * time.Hour, at(2027, 3, 30, 8, 0)},
+		{"across the change to winter time", shift, at(2026, 10, 23, 14, 0), 2 * time.Hour, at(2026, 10, 26, 8, 0)},
+		{"several days", shift, at(2026, 11, 23, 7, 0), 24 * time.Hour, at(2026, 11, 25, 15, 0)},
+	} {
+		if got := tc.hours.After(tc.from, tc.work); !got.Equal(tc.want) {
+			t.Errorf("%s: %s after %s is %s, want %s", tc.name, tc.work, tc.from, got.In(z), tc.want)
+		}
+	}
+	for _, s := range []string{"15:00-07:00", "07:00", "7-15", "07:00-25:00", "07:00-07:00"} {
+		if _, err := ParseProductionHours(s, cal); err == nil {
+			t.Errorf("production hours %q accepted", s)
+		}
+	}
+	for s, want := range map[string]string{"": "always", "always": "always", "00:00-24:00": "00:00-24:00", " 06:30-22:00 ": "06:30-22:00"} {
+		if h, err := ParseProductionHours(s, cal); err != nil || h.String() != want {
+			t.Errorf("production hours %q: %v, %v; want %s", s, h, err, want)
+		}
 	}
 }

@@ -27,6 +27,7 @@ const (
 	envEventRet        = "CARDLINE_EVENT_RETENTION"    // how long events every consumer has read stay
 	envPoisonRet       = "CARDLINE_POISON_RETENTION"   // how long poisoned (and handled input) messages stay
 	envHTTPAddr        = "CARDLINE_HTTP_ADDR"          // /metrics and /healthz
+	envProductionHours = "CARDLINE_PRODUCTION_HOURS"   // when the stations make cards, for the SLA sweep
 )
 
 // clockConfig is serve's time-driven work and its HTTP listener.
@@ -41,6 +42,7 @@ type clockConfig struct {
 	eventRet       string
 	poisonRet      string
 	pickup, cutOff string
+	hours          string
 	httpAddr       string
 }
 
@@ -63,6 +65,8 @@ func (c *clockConfig) flags(fs *flag.FlagSet) {
 		"delete poisoned messages, never replayed, this long after they failed; also the input topic's handled messages (env "+envPoisonRet+")")
 	fs.StringVar(&c.pickup, "pickup", envOr(envPickup, "15:00"), "local time (Oslo) the post collects on business days (env "+envPickup+")")
 	fs.StringVar(&c.cutOff, "cut-off", envOr(envCutOff, "14:00"), "what is ready before this local time goes with that day's pickup (env "+envCutOff+")")
+	fs.StringVar(&c.hours, "production-hours", envOr(envProductionHours, "always"),
+		"when the stations make cards, for the SLA sweep: HH:MM-HH:MM on business days (Oslo), or always (env "+envProductionHours+")")
 	fs.StringVar(&c.httpAddr, "http-addr", envOr(envHTTPAddr, "127.0.0.1:8080"), "listen here for /metrics and /healthz; empty for none (env "+envHTTPAddr+")")
 }
 
@@ -127,6 +131,10 @@ func (s *service) startClock(ctx context.Context, c clockConfig) (stop func(), e
 	if err != nil {
 		return nil, fmt.Errorf("--cut-off: %w", err)
 	}
+	hours, err := production.ParseProductionHours(c.hours, cal)
+	if err != nil {
+		return nil, fmt.Errorf("--production-hours: %w", err)
+	}
 	sched := shipping.Schedule{Zone: cal.Zone(), PickupAt: pickup, CutOff: cutOff, IsBusinessDay: cal.IsBusinessDay}
 	metrics := production.NewMetrics(s.store)
 	s.metrics = metrics // for the station workers
@@ -137,6 +145,7 @@ func (s *service) startClock(ctx context.Context, c clockConfig) (stop func(), e
 			p, _, err := sched.NextPickup(ready)
 			return p, err
 		},
+		Hours:          hours,
 		RetentionEvery: c.retentionEvery, Retention: retention, Calendar: cal,
 		RejectedRetention: rejectedRet, EventRetention: eventRet, PoisonRetention: poisonRet,
 	}, s.log, production.WithElector(elector), production.WithMetrics(metrics))
@@ -160,7 +169,7 @@ func (s *service) startClock(ctx context.Context, c clockConfig) (stop func(), e
 	}
 	clock.Start()
 	s.log.Info("clock started", "plan_every", c.planEvery, "sla_every", c.slaEvery, "print_batch_size", *c.batchSize,
-		"station_capacity", c.capacity, "retention", retention, "rejected_retention", rejectedRet,
+		"station_capacity", c.capacity, "production_hours", hours.String(), "retention", retention, "rejected_retention", rejectedRet,
 		"event_retention", eventRet, "poison_retention", poisonRet)
 	return func() {
 		if srv != nil {
