@@ -469,7 +469,7 @@ func produceUnderFaults(ctx context.Context, o faultOptions, svc *service, child
 		if inPlay == nil && due {
 			e := plan[0]
 			plan = plan[1:]
-			r.played = append(r.played, e.kind+" "+e.station)
+			r.played = append(r.played, strings.TrimSpace(e.kind+" "+e.station)) // kills and pcscd deaths name no station
 			switch e.kind {
 			case "kill":
 				step("fault: SIGKILL of the service (%d of %d temporary-card mails sent)", mailed, accepted)
