@@ -690,7 +690,11 @@ func (s *Store) Dispatch(ctx context.Context, id BatchID, at time.Time, by strin
 			return nil
 		}
 		res.DispatchedAt, res.DispatchedBy = at, by
-		rows, err := tx.Query(ctx, `SELECT envelope_id FROM envelopes WHERE batch_id = $1 AND state = 'planned' ORDER BY envelope_id`, string(id))
+		// Locked, so that a scan landing meanwhile either packs the envelope before this looks
+		// (it goes, packed) or waits and finds it out of the batch (it stays): never dispatched
+		// while reported left behind.
+		rows, err := tx.Query(ctx, `SELECT envelope_id FROM envelopes WHERE batch_id = $1 AND state = 'planned'
+			ORDER BY envelope_id FOR UPDATE`, string(id))
 		if err != nil {
 			return fmt.Errorf("look up unpacked envelopes: %w", err)
 		}

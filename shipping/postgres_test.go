@@ -435,3 +435,76 @@ func TestStoreConcurrentRuns(t *testing.T) {
 		t.Fatalf("three dispatches at once: %d did the work, %s events; want 1 and 3", fresh, n)
 	}
 }
+
+// A scan that lands while a dispatch takes the unpacked envelopes out: the envelope is either
+// dispatched (packed in time) or left behind and reported so, never dispatched while the
+// operator is told it stayed.
+func TestScanDuringDispatchWithoutUnpacked(t *testing.T) {
+	l := openStoreLine(t)
+	ctx := context.Background()
+	o := production.NewSamples(9).Order(2, time.Now().Add(-time.Hour))
+	c := l.intake(t, o)
+	for _, n := range c {
+		l.move(t, n, toProduced...)
+	}
+	plan, err := l.store.PlanPickup(ctx, time.Now(), l.store.Schedule(15*time.Hour, 14*time.Hour))
+	if err != nil || len(plan.Batch.Envelopes) != 2 {
+		t.Fatalf("plan: %v, %+v", err, plan)
+	}
+	first, second := plan.Batch.Envelopes[0].ID, plan.Batch.Envelopes[1].ID
+	pub, key, _ := ed25519.GenerateKey(nil)
+	u, _ := printer.StatusURL("https://status.example/k", key, plan.Batch.Envelopes[0].CardNumber, time.Now().AddDate(2, 0, 0))
+	if _, _, err := l.store.Pack(ctx, string(first), u, qrKey{pub}, "packer"); err != nil {
+		t.Fatal(err)
+	}
+	// The second envelope's scan is under way: it holds the row, as Pack does, while the
+	// dispatch starts.
+	scan, err := l.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scan.Rollback(ctx)
+	if _, err := scan.Exec(ctx, `SELECT 1 FROM envelopes WHERE envelope_id = $1 FOR UPDATE`, string(second)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		d   *DispatchResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, err := l.store.Dispatch(ctx, plan.Batch.ID, time.Now(), "logistics", true)
+		done <- result{d, err}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := l.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dispatch never waited for the scan")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := scan.Exec(ctx, `UPDATE envelopes SET state = 'packed', packed_at = now(), packed_by = 'packer', packed_scan = 'x' WHERE envelope_id = $1`, string(second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := scan.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	state := l.str(t, `SELECT state FROM envelopes WHERE envelope_id = $1`, string(second))
+	if slices.Contains(r.d.Dropped, second) != (state != "dispatched") {
+		t.Errorf("envelope %s is %s, and the dispatch reports it left behind: %v", second, state, slices.Contains(r.d.Dropped, second))
+	}
+	if state != "dispatched" {
+		t.Errorf("envelope %s packed before the dispatch decided is %s, want dispatched", second, state)
+	}
+}
