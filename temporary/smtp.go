@@ -125,6 +125,11 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		if msg.IsDelivered() {
+			// The relay took the mail (250 to its end of data); only the RSET or QUIT after it
+			// failed. Retrying would mail the orderer again.
+			return nil
+		}
 		return classify(err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package temporary
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/mail"
@@ -129,5 +131,83 @@ func TestParseStartTLS(t *testing.T) {
 	}
 	if _, err := ParseStartTLS("yes"); err == nil {
 		t.Error("accepted yes")
+	}
+}
+
+// cutAfterData relays SMTP between a client and the relay at addr, and cuts the connection when
+// the client says anything after a mail's end of data (the RSET or QUIT after an accepted mail),
+// as a relay that drops the line then does. It returns the address to dial.
+func cutAfterData(t *testing.T, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer client.Close()
+				relay, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer relay.Close()
+				go io.Copy(client, relay)
+				r := bufio.NewReader(client)
+				dataDone := false
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if dataDone {
+						return // the mail is in; the line drops
+					}
+					if _, err := relay.Write([]byte(line)); err != nil {
+						return
+					}
+					dataDone = line == ".\r\n"
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A relay that accepts a mail and then drops the line (before the RSET or QUIT that follow it):
+// the mail counts as sent, for sending it again would mail the orderer twice.
+func TestSMTPLineDroppedAfterAcceptance(t *testing.T) {
+	mp := testsupport.Mailpit(t)
+	s, err := NewSMTP(SMTPConfig{Addr: cutAfterData(t, mp.SMTPAddr), StartTLS: StartTLSOff, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sampleCard(t)
+	pdf, err := RenderPDF(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Order{ID: c.OrderID, OrdererName: "Kari Nordmann", OrdererEmail: "kari@bygg.example", CompanyName: c.OrgName, OrgNumber: c.OrgNumber}
+	const id = "dropped-after-data@cardline.example"
+	if err := s.Send(context.Background(), Compose(mail.Address{Address: "hms-kort@cardline.example"}, id, o, []*Card{c}, [][]byte{pdf}, false, time.Now())); err != nil {
+		t.Errorf("a mail the relay accepted failed: %v", err)
+	}
+	list, err := mp.Messages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range list {
+		if l.MessageID == id {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the relay holds %d copies of the mail, want 1 (the proxy lets the mail through before it cuts)", n)
 	}
 }
