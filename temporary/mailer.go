@@ -106,6 +106,13 @@ func NewMailer(cfg Config, b *bus.Bus, store *production.Store, sender Sender, l
 	if _, err := mail.ParseAddress(cfg.From.Address); err != nil {
 		return nil, fmt.Errorf("temporary card mailer: sender address %q: %w", cfg.From.Address, err)
 	}
+	if cfg.Lease < 0 {
+		return nil, fmt.Errorf("temporary card mailer: lease %s must be positive", cfg.Lease)
+	}
+	if t, ok := sender.(interface{ Timeout() time.Duration }); ok && cfg.Lease <= t.Timeout() {
+		return nil, fmt.Errorf("temporary card mailer: lease %s must exceed the SMTP time-out %s, or a slow but live attempt is sent again",
+			cfg.Lease, t.Timeout())
+	}
 	if sender != nil {
 		if _, err := printer.StatusURL(cfg.StatusBaseURL, cfg.SigningKey, "0000000000", time.Now()); err != nil {
 			return nil, fmt.Errorf("temporary card mailer: %w", err)

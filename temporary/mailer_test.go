@@ -461,9 +461,13 @@ func TestCrashBetweenSentAndRecorded(t *testing.T) {
 				mp = testsupport.Mailpit(t)
 			}
 			cfg := testConfig()
-			cfg.Lease = 500 * time.Millisecond
+			cfg.Lease = 2 * time.Second // longer than the SMTP time-out, as NewMailer demands
 			cfg.Workers = 1
-			first := l.mailer(t, cfg, smtpTo(t, mp))
+			relay, err := NewSMTP(SMTPConfig{Addr: mp.SMTPAddr, StartTLS: StartTLSOff, Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := l.mailer(t, cfg, relay)
 			l.runRouter(t, first)
 
 			crashed := make(chan struct{})
@@ -489,7 +493,7 @@ func TestCrashBetweenSentAndRecorded(t *testing.T) {
 			}
 
 			// The restarted service.
-			second := l.mailer(t, cfg, smtpTo(t, mp))
+			second := l.mailer(t, cfg, relay)
 			runWorker(t, second)
 			j := l.waitJobs(t, second, o.OrderID)[o.OrderID]
 			if j.State != JobSent || j.Attempts != 2 {

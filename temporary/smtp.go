@@ -69,11 +69,18 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if _, err := ParseStartTLS(string(cfg.StartTLS)); err != nil {
 		return nil, err
 	}
-	if cfg.Timeout == 0 {
+	switch {
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("SMTP time-out %s: must be positive (or zero for the default, 1 minute)", cfg.Timeout)
+	case cfg.Timeout == 0:
 		cfg.Timeout = time.Minute
 	}
 	return &SMTP{cfg: cfg, host: host, port: port}, nil
 }
+
+// Timeout is the time limit of one SMTP conversation (the default applied): a mailer's lease must
+// exceed it.
+func (s *SMTP) Timeout() time.Duration { return s.cfg.Timeout }
 
 // A SendError is a failed attempt to hand a mail to the relay. Permanent errors are the relay's 5xx
 // answers to the recipient or to the message itself: sending again would fail again, so the mail

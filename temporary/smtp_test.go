@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/mail"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"cardline/internal/testsupport"
+	"cardline/production"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key, and returns the pool that trusts it.
@@ -209,5 +211,28 @@ func TestSMTPLineDroppedAfterAcceptance(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("the relay holds %d copies of the mail, want 1 (the proxy lets the mail through before it cuts)", n)
+	}
+}
+
+// A mailer's lease must outlast one SMTP conversation, or a slow but live attempt is claimed and
+// sent again by another worker.
+func TestLeaseOutlastsSMTPTimeout(t *testing.T) {
+	if _, err := NewSMTP(SMTPConfig{Addr: "127.0.0.1:25", Timeout: -time.Second}); err == nil {
+		t.Error("a negative SMTP time-out was accepted")
+	}
+	s, err := NewSMTP(SMTPConfig{Addr: "127.0.0.1:25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Timeout() != time.Minute {
+		t.Fatalf("default SMTP time-out %s, want 1m", s.Timeout())
+	}
+	cfg := Config{From: mail.Address{Address: "hms-kort@cardline.example"}, StatusBaseURL: testStatusBase, SigningKey: testKey}
+	for lease, ok := range map[time.Duration]bool{time.Minute: false, -time.Minute: false, 3 * time.Minute: true} {
+		cfg.Lease = lease
+		_, err := NewMailer(cfg, nil, production.NewStore(nil), s, slog.New(slog.DiscardHandler))
+		if (err == nil) != ok {
+			t.Errorf("lease %s with a 1m SMTP time-out: %v", lease, err)
+		}
 	}
 }

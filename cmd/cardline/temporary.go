@@ -63,7 +63,7 @@ func (c *mailConfig) mailer(s *service, statusBase string, key ed25519.PrivateKe
 	if err != nil {
 		return nil, err
 	}
-	return temporary.NewMailer(temporary.Config{From: *from, StatusBaseURL: statusBase, SigningKey: key, Lease: 2*c.timeout + time.Minute},
+	return temporary.NewMailer(temporary.Config{From: *from, StatusBaseURL: statusBase, SigningKey: key, Lease: 2*smtp.Timeout() + time.Minute},
 		s.bus, s.store, smtp, s.log)
 }
 
