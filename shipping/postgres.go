@@ -541,9 +541,19 @@ func (s *Store) ListBatches(ctx context.Context, limit int) ([]BatchSummary, err
 	return out, rows.Err()
 }
 
-// RecordLabelsPrinted counts one print of every label of an open batch (call it once the labels
-// are written or printed) and returns the ids printed before, so that reprints are visible.
-func (s *Store) RecordLabelsPrinted(ctx context.Context, id BatchID) (reprinted []string, err error) {
+// RecordLabelsPrinted counts one print of each of the printed labels of an open batch (call it
+// once they are written or printed) and returns the ids printed before, so that reprints are
+// visible. Only the labels given count: a plan between loading the batch and this record may have
+// added an envelope whose label was not among them, or taken one out.
+func (s *Store) RecordLabelsPrinted(ctx context.Context, id BatchID, printed []Label) (reprinted []string, err error) {
+	var envelopes, parcels []string
+	for _, l := range printed {
+		if l.Kind == ParcelLabel {
+			parcels = append(parcels, l.ID)
+		} else {
+			envelopes = append(envelopes, l.ID)
+		}
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var state BatchState
 		if err := tx.QueryRow(ctx, "SELECT state FROM shipping_batches WHERE batch_id = $1 FOR UPDATE", string(id)).Scan(&state); err != nil {
@@ -555,13 +565,16 @@ func (s *Store) RecordLabelsPrinted(ctx context.Context, id BatchID) (reprinted 
 		if state != BatchOpen {
 			return fmt.Errorf("batch %s is %s: its labels are not printed again", id, state)
 		}
-		for _, q := range []string{
-			`UPDATE envelopes SET labels_printed = labels_printed + 1, last_printed_at = now()
-				WHERE batch_id = $1 AND state IN ('planned', 'packed') RETURNING envelope_id, labels_printed`,
-			`UPDATE parcels SET labels_printed = labels_printed + 1, last_printed_at = now()
-				WHERE batch_id = $1 AND state = 'planned' RETURNING parcel_id, labels_printed`,
+		for _, q := range []struct {
+			sql string
+			ids []string
+		}{
+			{`UPDATE envelopes SET labels_printed = labels_printed + 1, last_printed_at = now()
+				WHERE batch_id = $1 AND envelope_id = ANY($2) AND state IN ('planned', 'packed') RETURNING envelope_id, labels_printed`, envelopes},
+			{`UPDATE parcels SET labels_printed = labels_printed + 1, last_printed_at = now()
+				WHERE batch_id = $1 AND parcel_id = ANY($2) AND state = 'planned' RETURNING parcel_id, labels_printed`, parcels},
 		} {
-			rows, err := tx.Query(ctx, q, string(id))
+			rows, err := tx.Query(ctx, q.sql, string(id), q.ids)
 			if err != nil {
 				return fmt.Errorf("record labels of batch %s printed: %w", id, err)
 			}

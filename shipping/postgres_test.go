@@ -508,3 +508,32 @@ func TestScanDuringDispatchWithoutUnpacked(t *testing.T) {
 		t.Errorf("envelope %s packed before the dispatch decided is %s, want dispatched", second, state)
 	}
 }
+
+// Only the labels printed count as printed: a label added to the batch after they were laid out
+// is not, so its first print is not reported as a reprint.
+func TestLabelsPrintedAreTheOnesGiven(t *testing.T) {
+	l := openStoreLine(t)
+	ctx := context.Background()
+	o := production.NewSamples(10).Order(2, time.Now().Add(-time.Hour))
+	for _, n := range l.intake(t, o) {
+		l.move(t, n, toProduced...)
+	}
+	plan, err := l.store.PlanPickup(ctx, time.Now(), l.store.Schedule(15*time.Hour, 14*time.Hour))
+	if err != nil || len(plan.Batch.Envelopes) != 2 {
+		t.Fatalf("plan: %v, %+v", err, plan)
+	}
+	labels := plan.Batch.Labels()
+	if _, err := l.store.RecordLabelsPrinted(ctx, plan.Batch.ID, labels[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.str(t, `SELECT string_agg(envelope_id || '=' || labels_printed, ' ' ORDER BY envelope_id) FROM envelopes`); n != labels[0].ID+"=1 "+labels[1].ID+"=0" {
+		t.Errorf("after printing the first label: %s", n)
+	}
+	reprinted, err := l.store.RecordLabelsPrinted(ctx, plan.Batch.ID, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(reprinted, []string{labels[0].ID}) {
+		t.Errorf("reprinted %v, want only %s", reprinted, labels[0].ID)
+	}
+}

@@ -668,10 +668,11 @@ func (s *loadShipper) ship(ctx context.Context, statusBase string) (int, error) 
 	if len(b.Envelopes) == 0 {
 		return 0, nil
 	}
-	if err := s.labels.WritePDF(io.Discard, b.Labels()); err != nil {
+	labels := b.Labels()
+	if err := s.labels.WritePDF(io.Discard, labels); err != nil {
 		return 0, err
 	}
-	if _, err := s.store.RecordLabelsPrinted(ctx, b.ID); err != nil {
+	if _, err := s.store.RecordLabelsPrinted(ctx, b.ID, labels); err != nil {
 		return 0, err
 	}
 	for _, e := range b.Envelopes {

@@ -373,7 +373,7 @@ func shipLabels(ctx context.Context, a *app, args []string) error {
 		}
 		fmt.Fprintf(a.stdout, "wrote %d labels of %s to %s\n", len(labels), id, *out)
 	}
-	reprinted, err := store.RecordLabelsPrinted(ctx, id)
+	reprinted, err := store.RecordLabelsPrinted(ctx, id, labels)
 	if err != nil {
 		return err
 	}
@@ -639,10 +639,11 @@ func demoShip(ctx context.Context, svc *service, dir, statusBase string, qrKey e
 			return err
 		}
 	}
-	if err := demoPrintLabels(ctx, l, b.ID, b.Labels(), dir, step); err != nil {
+	labels := b.Labels()
+	if err := demoPrintLabels(ctx, l, b.ID, labels, dir, step); err != nil {
 		return err
 	}
-	if _, err := store.RecordLabelsPrinted(ctx, b.ID); err != nil {
+	if _, err := store.RecordLabelsPrinted(ctx, b.ID, labels); err != nil {
 		return err
 	}
 	cards := qrCards{pub: qrKey.Public().(ed25519.PublicKey)}
