@@ -60,7 +60,7 @@ func (l *line) runIntake(ctx context.Context, t testing.TB, wrap func(message.No
 		in.Ahead = NewPrevalidator(l.pool, v)
 		go in.Ahead.Run(ctx)
 	}
-	router, err := l.bus.Router()
+	router, err := l.bus.Router(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func (l *line) runRouter(t testing.TB, m *Mailer) {
 	}
 	in := &production.Intake{Bus: l.bus, Log: quiet, Now: time.Now,
 		Validator: &production.Validator{HolderSecret: []byte("test-secret"), Calendar: cal, Now: time.Now}}
-	router, err := l.bus.Router()
+	router, err := l.bus.Router(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -702,7 +702,7 @@ func startIntake(ctx context.Context, svc *service, m *temporary.Mailer) (*messa
 	if err != nil {
 		return nil, err
 	}
-	router, err := svc.bus.Router()
+	router, err := svc.bus.Router(ctx)
 	if err != nil {
 		return nil, err
 	}

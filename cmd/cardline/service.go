@@ -174,7 +174,7 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	router, err := s.bus.Router()
+	router, err := s.bus.Router(ctx)
 	if err != nil {
 		return err
 	}

@@ -258,6 +258,9 @@ func savepoint(h message.HandlerFunc) message.HandlerFunc {
 		defer func() {
 			if !done { // the handler panicked: undo, let the Recoverer report it
 				_ = sp.Rollback(bg)
+				// and take the dead savepoint out of the message: the retries, and the poison
+				// queue's publish after the last, must write in the subscriber's transaction.
+				msg.SetContext(ctx)
 			}
 		}()
 		msg.SetContext(context.WithValue(ctx, savepointKey{}, sp))
@@ -278,9 +281,14 @@ func savepoint(h message.HandlerFunc) message.HandlerFunc {
 }
 
 // Router makes a router with the middleware every handler of the line gets: panics become errors,
-// every attempt runs in its own savepoint, failures retry with back-off, and a message that still fails goes to PoisonTopic (in the same
-// transaction as its offset) instead of blocking its topic.
-func (b *Bus) Router() (*message.Router, error) {
+// every attempt runs in its own savepoint, failures retry with back-off, and a message that still
+// fails goes to PoisonTopic (in the same transaction as its offset) instead of blocking its topic.
+// It creates PoisonTopic's table: the poison queue publishes inside the subscriber's transaction,
+// where a missing table would abort it and leave the message blocking its topic for good.
+func (b *Bus) Router(ctx context.Context) (*message.Router, error) {
+	if err := b.InitTopics(ctx, routerGroup, PoisonTopic); err != nil {
+		return nil, fmt.Errorf("create router: %w", err)
+	}
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, b.logger)
 	if err != nil {
 		return nil, fmt.Errorf("create router: %w", err)
@@ -303,6 +311,10 @@ func (b *Bus) Router() (*message.Router, error) {
 	)
 	return r, nil
 }
+
+// routerGroup is the consumer group InitTopics is given for the poison topic's tables; it reads
+// nothing.
+const routerGroup = "router"
 
 // Table is the quoted name of a topic's messages table.
 func Table(topic string) string { return pgx.Identifier{"watermill_" + topic}.Sanitize() }

@@ -21,6 +21,14 @@ func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 // A message whose handler always fails goes to the poison topic after its retries, the writes of
 // its failed attempts are rolled back, and the messages behind it are handled: nothing blocks.
 func TestPoisonMessageDoesNotBlockTopic(t *testing.T) {
+	for _, fail := range []string{"error", "panic"} {
+		t.Run(fail, func(t *testing.T) { poisonMessage(t, fail) })
+	}
+}
+
+// poisonMessage runs the test with a handler that fails the bad message by fail ("error" or
+// "panic"), on a fresh database where nothing but the router creates the poison topic's table.
+func poisonMessage(t *testing.T, fail string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pool, err := pgxpool.New(ctx, testsupport.Postgres(t))
@@ -33,10 +41,10 @@ func TestPoisonMessageDoesNotBlockTopic(t *testing.T) {
 	}
 	b := New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{PollInterval: 10 * time.Millisecond, MaxRetries: 2, RetryInterval: time.Millisecond})
 	const topic = "test.poison"
-	if err := b.InitTopics(ctx, "g", topic, PoisonTopic); err != nil {
+	if err := b.InitTopics(ctx, "g", topic); err != nil {
 		t.Fatal(err)
 	}
-	router, err := b.Router()
+	router, err := b.Router(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +63,9 @@ func TestPoisonMessageDoesNotBlockTopic(t *testing.T) {
 		}
 		if string(m.Payload) == "bad" {
 			attempts++
+			if fail == "panic" {
+				panic("handler bug")
+			}
 			return io.ErrUnexpectedEOF
 		}
 		return nil
@@ -117,7 +128,7 @@ func TestShutdownMidHandlerCommitsWholeOrNothing(t *testing.T) {
 	if err := b.InitTopics(ctx, "g", topic); err != nil {
 		t.Fatal(err)
 	}
-	router, err := b.Router()
+	router, err := b.Router(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
