@@ -214,7 +214,7 @@ func (in *Intake) reject(ctx context.Context, tx pgx.Tx, o *Order, digest []byte
 }
 
 func (in *Intake) unreadable(ctx context.Context, tx pgx.Tx, digest []byte, size int, messageUUID string, ps Problems, now time.Time) error {
-	raw, err := json.Marshal(ps)
+	raw, err := json.Marshal(ps.storable())
 	if err != nil {
 		return err
 	}

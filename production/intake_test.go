@@ -167,8 +167,12 @@ func TestIntakeThroughPostgres(t *testing.T) {
 	again := s.Order(1, approved) // same person and company as good's first card, no replaces_card
 	again.Company = good.Company
 	again.Cards[0].Holder = good.Cards[0].Holder
+	// NULs, which PostgreSQL text and jsonb refuse, in values a rejected order keeps as sent.
+	nul := s.Order(1, approved)
+	nul.CardType, nul.DeliveryAddress.PostalCode = "construction\x00", "01\x0050"
+	nul.Accessories = []WireAccessory{{SKU: "card\x00holder", Quantity: 1}}
 
-	l.submit(t, marshal(t, good), marshal(t, bad), []byte(`{"order_id": "A-broken", "cards": [`), []byte(`not json`), marshal(t, again))
+	l.submit(t, marshal(t, good), marshal(t, bad), []byte(`{"order_id": "A-broken", "cards": [`), []byte(`not json`), marshal(t, again), marshal(t, nul))
 	l.waitDrained(t)
 	l.submit(t, marshal(t, good), marshal(t, &conflicting), marshal(t, &conflicting)) // replay, conflict, conflict replayed
 	l.waitDrained(t)
@@ -227,13 +231,14 @@ func TestIntakeThroughPostgres(t *testing.T) {
 			unnamed++
 		}
 	}
-	if len(rejected[bad.OrderID]) != 2 || len(rejected["A-broken"]) != 1 || len(rejected[again.OrderID]) != 1 || unnamed != 1 || len(rejected) != 3 {
+	if len(rejected[bad.OrderID]) != 2 || len(rejected["A-broken"]) != 1 || len(rejected[again.OrderID]) != 1 || len(rejected[nul.OrderID]) != 3 ||
+		unnamed != 1 || len(rejected) != 4 {
 		t.Errorf("rejected events: %v (+%d unnamed)", rejected, unnamed)
 	}
 	if p := rejected[again.OrderID][0].(map[string]any); p["rule"] != "one-card-per-employment" || p["field"] != "cards[0].holder.national_id" {
 		t.Errorf("second card for the same employment: %v", p)
 	}
-	for _, id := range []string{bad.OrderID, "A-broken", again.OrderID} {
+	for _, id := range []string{bad.OrderID, "A-broken", again.OrderID, nul.OrderID} {
 		var st string
 		var problems []byte
 		if err := l.pool.QueryRow(ctx, `SELECT state, problems FROM orders WHERE order_id = $1`, id).Scan(&st, &problems); err != nil || st != "rejected" || len(problems) < 10 {

@@ -63,6 +63,36 @@ type Address struct {
 	Country    string
 }
 
+// storable returns o with every NUL in its text replaced by U+FFFD. A rejected order keeps what
+// was sent, checked or not, and PostgreSQL's text and jsonb refuse NUL: storing it as sent would
+// fail, and the rejection would never be stored or reported. (An accepted order's text passed
+// the no-control rule.) The replacement still shows something was there.
+func (o *Order) storable() *Order {
+	fix := withoutNUL
+	c := *o
+	c.CardType = CardType(fix(string(o.CardType)))
+	c.OrgNumber, c.CompanyName, c.OrdererName, c.OrdererEmail = fix(o.OrgNumber), fix(o.CompanyName), fix(o.OrdererName), fix(o.OrdererEmail)
+	a := &c.Address
+	a.Name, a.Attention, a.Street, a.PostalCode, a.City, a.Country = fix(a.Name), fix(a.Attention), fix(a.Street), fix(a.PostalCode), fix(a.City), fix(a.Country)
+	c.Accessories = make([]Accessory, len(o.Accessories))
+	for i, x := range o.Accessories {
+		c.Accessories[i] = Accessory{SKU: fix(x.SKU), Quantity: x.Quantity}
+	}
+	c.Problems = o.Problems.storable()
+	return &c
+}
+
+// storable is ps with every NUL replaced by U+FFFD (see Order.storable).
+func (ps Problems) storable() Problems {
+	out := make(Problems, len(ps))
+	for i, p := range ps {
+		out[i] = Problem{Field: withoutNUL(p.Field), Rule: withoutNUL(p.Rule), Message: withoutNUL(p.Message)}
+	}
+	return out
+}
+
+func withoutNUL(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+
 // An Accessory is an extra product of a known SKU, shipped in the order's own parcel.
 type Accessory struct {
 	SKU      string

@@ -74,6 +74,7 @@ func cardByNumber(ctx context.Context, tx pgx.Tx, n CardNumber) (*activeCard, er
 // insertOrder stores an order (accepted or rejected) with its cards and photos, and writes the
 // first audit entries. Card numbers must be set.
 func insertOrder(ctx context.Context, tx pgx.Tx, o *Order, digest []byte, messageUUID, actor string) error {
+	o = o.storable()
 	addr, err := json.Marshal(map[string]string{
 		"name": o.Address.Name, "attention": o.Address.Attention, "street": o.Address.Street,
 		"postal_code": o.Address.PostalCode, "city": o.Address.City, "country": o.Address.Country,
