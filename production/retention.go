@@ -38,6 +38,8 @@ type RetentionResult struct {
 	Photos   int
 	Cards    int
 	Rejected []string // rejected orders erased
+	// Unreadable is how many unreadable messages lost their problems' sentences.
+	Unreadable int
 	// Messages is how many messages went from each topic's table (only topics that lost some).
 	Messages map[string]int64
 	// Held is, by topic and consumer group, how many messages past their retention stay because
@@ -73,9 +75,11 @@ const messageChunk = 1000
 // Orders rejected more than RejectedRetention ago (received_at: intake rejects in the transaction
 // that stores the order): the orderer's name and e-mail and the attention line go, and each
 // problem keeps its field and rule but loses its sentence, which may name another holder's card.
-// A rejected order has no cards. Neither intake_conflicts (order id, a hash of the payload, the
-// message id) nor unreadable_messages (hash, size, parser problems that quote no values) hold
-// personal data: they stay.
+// A rejected order has no cards. Messages that named no order (unreadable_messages) lose their
+// problems' sentences after the same time, keeping field and rule: a message with a broken order
+// id is validated all the same, and its sentences can quote an e-mail or a birth date.
+// intake_conflicts (order id, a hash of the payload, the message id) holds no personal data: it
+// stays.
 //
 // Orders of either kind are marked (personal_data_erased_at) so they are done once; runs are
 // chunked and safe in parallel (SKIP LOCKED).
@@ -172,9 +176,20 @@ func (c *Clock) retainRejected(ctx context.Context, cutoff time.Time, res *Reten
 		}
 		res.Rejected = append(res.Rejected, ids...)
 		if len(ids) < retentionChunk {
-			return nil
+			break
 		}
 	}
+	tag, err := c.store.pool.Exec(ctx, `UPDATE unreadable_messages
+		SET problems = (SELECT coalesce(jsonb_agg(p - 'message' ORDER BY i), '[]') FROM jsonb_array_elements(problems) WITH ORDINALITY AS e(p, i)),
+			problems_erased_at = now()
+		WHERE problems_erased_at IS NULL AND received_at < $1`, cutoff)
+	if err != nil {
+		return fmt.Errorf("retention of unreadable messages: %w", err)
+	}
+	if res.Unreadable = int(tag.RowsAffected()); res.Unreadable > 0 {
+		c.log.Info("problem wording erased from messages that named no order", "messages", res.Unreadable)
+	}
+	return nil
 }
 
 // carriesNationalIDs is whether topic's messages may hold national ids in clear (PoisonRetention).

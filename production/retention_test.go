@@ -2,6 +2,8 @@ package production
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -86,6 +88,15 @@ func TestRetainRejectedOrdersAndMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Messages that named no order, 40 and 10 days ago, with a problem that quotes an e-mail.
+	quoting := Problems{{Field: "orderer.email", Rule: "email", Message: `must be a plain e-mail address like name@example.no, not "kari(at)bygg.example"`}}
+	for i, age := range []time.Duration{40 * day, 10 * day} {
+		raw, _ := json.Marshal(quoting)
+		if _, err := s.pool.Exec(ctx, `INSERT INTO unreadable_messages (payload_sha256, message_uuid, size_bytes, problems, received_at)
+			VALUES ($1, $2, 100, $3, $4)`, []byte{byte(i)}, fmt.Sprintf("unreadable-%d", i), raw, now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	seedOrder(t, s, "A-2026-0000103", Cleaning, now.AddDate(0, 0, 3), 1)
 	if _, err := s.pool.Exec(ctx, `UPDATE orders SET received_at = $1 WHERE order_id = 'A-2026-0000103'`, now.Add(-40*day)); err != nil {
 		t.Fatal(err)
@@ -161,6 +172,17 @@ func TestRetainRejectedOrdersAndMessages(t *testing.T) {
 	if n := s.count(t, `SELECT count(*) FROM orders WHERE order_id = 'A-2026-0000102' AND problems->0->>'message' <> ''`); n != 1 {
 		t.Error("the young rejected order lost its problems' wording")
 	}
+	if res.Unreadable != 1 {
+		t.Errorf("%d unreadable messages erased, want the old one", res.Unreadable)
+	}
+	if n := s.count(t, `SELECT count(*) FROM unreadable_messages WHERE message_uuid = 'unreadable-0' AND problems_erased_at IS NOT NULL
+		AND problems = '[{"field": "orderer.email", "rule": "email"}]'`); n != 1 {
+		t.Error("the old unreadable message keeps its problems' wording, or lost their field and rule")
+	}
+	if n := s.count(t, `SELECT count(*) FROM unreadable_messages WHERE message_uuid = 'unreadable-1' AND problems_erased_at IS NULL
+		AND problems->0->>'message' LIKE '%kari(at)bygg.example%'`); n != 1 {
+		t.Error("the young unreadable message lost its problems' wording")
+	}
 
 	for _, m := range messages {
 		if got := s.count(t, `SELECT count(*) FROM `+bus.Table(m.topic)+` WHERE uuid = $1`, m.uuid) == 1; got != m.kept {
@@ -200,8 +222,8 @@ func TestRetainRejectedOrdersAndMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Rejected) != 0 || len(again.Messages) != 0 {
-		t.Errorf("second run erased %v and deleted %v", again.Rejected, again.Messages)
+	if len(again.Rejected) != 0 || len(again.Messages) != 0 || again.Unreadable != 0 {
+		t.Errorf("second run erased %v (and %d unreadable) and deleted %v", again.Rejected, again.Unreadable, again.Messages)
 	}
 }
 
