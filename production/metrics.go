@@ -56,7 +56,7 @@ func NewMetrics(store *Store) *Metrics {
 			Help: "Time a station took for one card, from claim to the output or reject tray.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 8)},
 			[]string{"station"}),
 		erasedOrders: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardline_retention_orders_erased_total",
-			Help: "Orders whose personal data retention erased on this instance, by the order's state (dispatched, rejected)."}, []string{"state"}),
+			Help: "Orders whose personal data retention erased on this instance, by kind: dispatched (with the orders whose cards were blocked before they left), rejected."}, []string{"state"}),
 		deletedMsgs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cardline_retention_messages_deleted_total",
 			Help: "Messages retention deleted from the bus's topic tables on this instance, by topic (the poison topic's were never replayed)."},
 			[]string{"topic"}),

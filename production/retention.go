@@ -34,7 +34,7 @@ const (
 
 // RetentionResult is what one retention run erased.
 type RetentionResult struct {
-	Orders   []string // dispatched orders erased
+	Orders   []string // dispatched orders erased, and orders whose cards were blocked before they left
 	Photos   int
 	Cards    int
 	Rejected []string // rejected orders erased
@@ -57,7 +57,9 @@ const messageChunk = 1000
 // Retain erases the personal data that have outlived their use, as of the clock's now:
 //
 // Orders dispatched more than Retention ago: the order is dispatched and its last complete
-// dispatch (order_dispatch, shipping's record) is older than that. What goes:
+// dispatch (order_dispatch, shipping's record) is older than that. Also orders that will never be
+// dispatched whole because cards of theirs were blocked (replaced, lost) before they left: every
+// card is blocked or dispatched, and the last of them changed more than Retention ago. What goes:
 //   - the card photos (card_photos rows);
 //   - on each card, the holder's given and family name and gender (blanked to ”) and birth date
 //     (NULL);
@@ -108,8 +110,13 @@ func (c *Clock) retainDispatched(ctx context.Context, cutoff time.Time, res *Ret
 		var ids []string
 		err := pgx.BeginFunc(ctx, c.store.pool, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `SELECT o.order_id FROM orders o
-				WHERE o.state = 'dispatched' AND o.personal_data_erased_at IS NULL
-				AND (SELECT max(d.dispatched_at) FROM order_dispatch d WHERE d.order_id = o.order_id) < $1
+				WHERE o.personal_data_erased_at IS NULL AND (
+					(o.state = 'dispatched'
+						AND (SELECT max(d.dispatched_at) FROM order_dispatch d WHERE d.order_id = o.order_id) < $1)
+					OR (o.state NOT IN ('dispatched', 'rejected')
+						AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.order_id = o.order_id AND c.state NOT IN ('blocked', 'dispatched'))
+						AND EXISTS (SELECT 1 FROM cards c WHERE c.order_id = o.order_id AND c.state = 'blocked')
+						AND (SELECT max(c.updated_at) FROM cards c WHERE c.order_id = o.order_id) < $1))
 				ORDER BY o.order_id LIMIT $2 FOR UPDATE OF o SKIP LOCKED`, cutoff, retentionChunk)
 			if err != nil {
 				return err

@@ -98,6 +98,14 @@ func TestRetainRejectedOrdersAndMessages(t *testing.T) {
 		}
 	}
 	seedOrder(t, s, "A-2026-0000103", Cleaning, now.AddDate(0, 0, 3), 1)
+	// Orders whose only card was blocked (replaced before it was made), 100 and 10 days ago: they
+	// are never dispatched, so the first goes as a dispatched order would.
+	for id, age := range map[string]time.Duration{"A-2026-0000104": 100 * day, "A-2026-0000105": 10 * day} {
+		seedOrder(t, s, id, Cleaning, now.AddDate(0, 0, 3), 1)
+		if _, err := s.pool.Exec(ctx, `UPDATE cards SET state = 'blocked', updated_at = $2 WHERE order_id = $1`, id, now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.pool.Exec(ctx, `UPDATE orders SET received_at = $1 WHERE order_id = 'A-2026-0000103'`, now.Add(-40*day)); err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +157,8 @@ func TestRetainRejectedOrdersAndMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if !slices.Equal(res.Rejected, []string{"A-2026-0000101"}) || len(res.Orders) != 0 {
-		t.Errorf("erased rejected %v and dispatched %v; want the old rejected order only", res.Rejected, res.Orders)
+	if !slices.Equal(res.Rejected, []string{"A-2026-0000101"}) || !slices.Equal(res.Orders, []string{"A-2026-0000104"}) {
+		t.Errorf("erased rejected %v and done %v; want the old rejected order and the order blocked long ago", res.Rejected, res.Orders)
 	}
 	if n := s.count(t, `SELECT count(*) FROM orders WHERE order_id = 'A-2026-0000101' AND state = 'rejected'
 		AND orderer_name IS NULL AND orderer_email IS NULL AND personal_data_erased_at IS NOT NULL
@@ -164,10 +172,15 @@ func TestRetainRejectedOrdersAndMessages(t *testing.T) {
 	if n := s.count(t, `SELECT count(*) FROM audit_log WHERE entity_id = 'A-2026-0000101' AND to_state = 'rejected'`); n != 1 {
 		t.Errorf("%d audit entries of the old rejected order, want its rejection kept", n)
 	}
-	if n := s.count(t, `SELECT count(*) FROM orders WHERE order_id IN ('A-2026-0000102', 'A-2026-0000103')
+	if n := s.count(t, `SELECT count(*) FROM cards c JOIN orders o USING (order_id) WHERE o.order_id = 'A-2026-0000104'
+		AND c.given_name = '' AND c.birth_date IS NULL AND o.orderer_email IS NULL AND o.personal_data_erased_at IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM card_photos p WHERE p.card_number = c.card_number)`); n != 1 {
+		t.Error("the order blocked long ago keeps personal data")
+	}
+	if n := s.count(t, `SELECT count(*) FROM orders WHERE order_id IN ('A-2026-0000102', 'A-2026-0000103', 'A-2026-0000105')
 		AND orderer_name = 'Kari Nordmann' AND orderer_email = 'kari@bygg.example' AND delivery_address->>'attention' IS NOT NULL
-		AND personal_data_erased_at IS NULL`); n != 2 {
-		t.Error("the young rejected order or the accepted order lost personal data")
+		AND personal_data_erased_at IS NULL`); n != 3 {
+		t.Error("the young rejected order, the accepted order or the order blocked lately lost personal data")
 	}
 	if n := s.count(t, `SELECT count(*) FROM orders WHERE order_id = 'A-2026-0000102' AND problems->0->>'message' <> ''`); n != 1 {
 		t.Error("the young rejected order lost its problems' wording")
