@@ -39,6 +39,11 @@ type Options struct {
 	MaxRetries int
 	// RetryInterval is the first back-off between retries.
 	RetryInterval time.Duration
+	// AckDeadline is how long one message's handler may take before watermill gives up on it
+	// and delivers it again (default 5 min; watermill's own is 30 s). The largest order intake
+	// takes, 500 cards with 12-megapixel photos, needs over a minute of decoding on one core: at
+	// 30 s it would be given up on and redelivered forever, holding its topic.
+	AckDeadline time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -53,6 +58,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetryInterval == 0 {
 		o.RetryInterval = 100 * time.Millisecond
+	}
+	if o.AckDeadline == 0 {
+		o.AckDeadline = 5 * time.Minute
 	}
 	return o
 }
@@ -88,6 +96,7 @@ func (b *Bus) Logger() watermill.LoggerAdapter { return b.logger }
 func (b *Bus) Subscriber(group string) (*wsql.Subscriber, error) {
 	s, err := wsql.NewSubscriber(guardedBeginner{wsql.BeginnerFromPgx(b.pool)}, wsql.SubscriberConfig{
 		ConsumerGroup:    group,
+		AckDeadline:      &b.opts.AckDeadline,
 		PollInterval:     b.opts.PollInterval,
 		ResendInterval:   b.opts.RetryInterval,
 		RetryInterval:    time.Second,
