@@ -87,7 +87,7 @@ func DecodeOrderApproved(data []byte) (*OrderApproved, Problems) {
 	dec.DisallowUnknownFields()
 	var m OrderApproved
 	if err := dec.Decode(&m); err != nil {
-		return nil, Problems{jsonProblem(err)}
+		return nil, Problems{jsonProblem(err, data)}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, Problems{{Field: "(message)", Rule: "json", Message: "trailing data after the JSON object"}}
@@ -125,7 +125,49 @@ func RecoverOrderID(data []byte) string {
 	return ""
 }
 
-func jsonProblem(err error) Problem {
+// indexedField is field ("cards.holder.birth_date", as encoding/json names it, without the index)
+// with the index of the element of the top-level array it starts with that holds the byte at
+// offset: "cards[3].holder.birth_date". Field comes back as it is when it names no top-level
+// array, or the message cannot be walked to offset.
+func indexedField(data []byte, field string, offset int64) string {
+	name, rest, _ := strings.Cut(field, ".")
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return field
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return field
+		}
+		if key != name {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return field
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			return field
+		}
+		for i := 0; dec.More(); i++ {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return field
+			}
+			if dec.InputOffset() >= offset {
+				if rest == "" {
+					return fmt.Sprintf("%s[%d]", name, i)
+				}
+				return fmt.Sprintf("%s[%d].%s", name, i, rest)
+			}
+		}
+		return field
+	}
+	return field
+}
+
+func jsonProblem(err error, data []byte) Problem {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -135,6 +177,8 @@ func jsonProblem(err error) Problem {
 		field := typ.Field
 		if field == "" {
 			field = "(message)"
+		} else {
+			field = indexedField(data, field, typ.Offset)
 		}
 		return Problem{Field: field, Rule: "type", Message: fmt.Sprintf("must be %s, not JSON %s", typ.Type, typ.Value)}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

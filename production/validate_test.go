@@ -185,6 +185,13 @@ func TestDecodeProblems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	two := sampleMessage(t)
+	two.Cards = append(two.Cards, two.Cards[0])
+	two.Cards[0].Holder.Gender, two.Cards[1].Holder.Gender = "M", "F"
+	twoCards, err := json.Marshal(two)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, payload, field, rule string
 	}{
@@ -192,7 +199,9 @@ func TestDecodeProblems(t *testing.T) {
 		{"not json", `hello`, "(message)", "json"},
 		{"empty", ``, "(message)", "json"},
 		{"unknown field", strings.Replace(string(good), `"card_type"`, `"colour":"red","card_type"`, 1), "colour", "unknown-field"},
-		{"wrong type", strings.Replace(string(good), `"quantity":2`, `"quantity":"2"`, 1), "accessories.quantity", "type"},
+		{"wrong type", strings.Replace(string(good), `"quantity":2`, `"quantity":"2"`, 1), "accessories[0].quantity", "type"},
+		{"wrong type in the second card", strings.Replace(string(twoCards), `"gender":"F"`, `"gender":7`, 1), "cards[1].holder.gender", "type"},
+		{"wrong type of a whole card", strings.Replace(string(twoCards), `"cards":[{`, `"cards":[7,{`, 1), "cards[0]", "type"},
 		{"trailing data", string(good) + `{}`, "(message)", "json"},
 	}
 	for _, c := range cases {
