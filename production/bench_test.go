@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/jpeg"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -171,4 +172,85 @@ func benchmarkIntake(b *testing.B, inline bool) {
 		b.Fatalf("%d accepted events for %d orders", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "orders/s")
+}
+
+// A phone-sized upload is stored from its 8 × 8 block means (jpeg.DecodeReduced) instead of a
+// full decode; the stored photo is the same to within JPEG's own noise. (At eight times the box
+// exactly, the block means are the stored size. Above it, a second box filter shrinks them the
+// rest of the way, with the crop worked out on them: on this drawing's hard edges that is about
+// 27–31 dB from a full decode's single box filter, a fraction of a stored pixel of softening.)
+func TestLargePhotoStoredFromBlockMeans(t *testing.T) {
+	raw := NewSamples(5).Photo(8*260, 8*331)
+	img, ps := decodePhoto("image/jpeg", base64.StdEncoding.EncodeToString(raw))
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	if b := img.Bounds(); b.Dx() != 260 || b.Dy() != 331 {
+		t.Fatalf("decoded to %v, want the block means (260×331)", b)
+	}
+	reduced, err := encodePhoto(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := jpeg.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := encodePhoto(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, errA := reduced.Decode()
+	b, errB := whole.Decode()
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if a.Bounds() != b.Bounds() {
+		t.Fatalf("stored %v from the block means, %v in full", a.Bounds(), b.Bounds())
+	}
+	var sum, n float64
+	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
+		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
+			ar, ag, ab, _ := a.At(x, y).RGBA()
+			br, bg, bb, _ := b.At(x, y).RGBA()
+			for _, d := range []float64{float64(ar>>8) - float64(br>>8), float64(ag>>8) - float64(bg>>8), float64(ab>>8) - float64(bb>>8)} {
+				sum += d * d
+				n++
+			}
+		}
+	}
+	if psnr := 10 * math.Log10(255*255/(sum/n)); psnr < 35 {
+		t.Errorf("stored photo from the block means is %.1f dB from the one from a full decode, want ≥ 35", psnr)
+	} else {
+		t.Logf("%.1f dB apart", psnr)
+	}
+}
+
+// BenchmarkLargePhoto is intake's work on a phone's 12-megapixel upload: decode and store.
+func BenchmarkLargePhoto(b *testing.B) {
+	raw := NewSamples(5).Photo(3000, 4000)
+	data := base64.StdEncoding.EncodeToString(raw)
+	b.ReportMetric(float64(len(raw)), "photo-bytes")
+	b.Run("block-means", func(b *testing.B) {
+		for b.Loop() {
+			img, ps := decodePhoto("image/jpeg", data)
+			if ps != nil {
+				b.Fatal(ps)
+			}
+			if _, err := encodePhoto(img); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("full-decode", func(b *testing.B) {
+		for b.Loop() {
+			img, err := jpeg.Decode(bytes.NewReader(raw))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := encodePhoto(img); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

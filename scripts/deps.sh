@@ -17,6 +17,7 @@ packages=(
   poppler-utils       # pdftotext, pdftoppm
   fonts-dejavu-core   # a TrueType font with composite glyphs, for the PDF font subset test
   zbar-tools          # zbarimg: an independent QR/barcode decoder
+  libjpeg-turbo-progs # cjpeg: JPEGs of every sampling, with restart markers or progressive, for our decoder
 )
 
 missing=()

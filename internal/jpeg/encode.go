@@ -5,6 +5,10 @@
 // its scale factors, and keeps its scratch space in an Encoder so that a reused Encoder
 // allocates nothing but the output. Any decoder that reads baseline JFIF (image/jpeg among
 // them) reads its output.
+//
+// It also decodes, for one purpose only: DecodeReduced reads a large upload at an eighth of its
+// size (each block's DC coefficient, its mean), which is all intake needs of a photo it will
+// shrink to the card's photo box anyway, at a fraction of a full decode's time.
 package jpeg
 
 import (
