@@ -104,6 +104,9 @@ func checkPrintable(s string, max int) string {
 			return fmt.Sprintf("holds control character U+%04X", r)
 		}
 	}
+	if r, ok := Unprintable(n); ok {
+		return fmt.Sprintf("holds %q (U+%04X), which the card's font has no letter for", r, r)
+	}
 	for _, r := range n {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			return ""

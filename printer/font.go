@@ -3,11 +3,13 @@ package printer
 import (
 	"fmt"
 	"image"
+	"sync"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/font/sfnt"
 	"golang.org/x/image/math/fixed"
 )
 
@@ -26,6 +28,37 @@ type fonts struct {
 type faceKey struct {
 	bold bool
 	px   int
+}
+
+// cardFonts are the two fonts parsed once for Unprintable: compiled-in constant data, the same
+// for every Renderer.
+var cardFonts = sync.OnceValues(func() ([2]*opentype.Font, error) {
+	f, err := loadFonts()
+	if err != nil {
+		return [2]*opentype.Font{}, err
+	}
+	return [2]*opentype.Font{f.regular, f.bold}, nil
+})
+
+// Unprintable returns the first character of s that the card cannot show, and true; or false
+// when the fonts have a glyph for every character, regular and bold. Such a character would be
+// drawn as an empty box, and the card would carry a name other than the holder's: Vietnamese
+// letters such as ễ and ư, Azerbaijani ə, a combining mark that NFC cannot fold into its letter,
+// and every script beyond Latin, Greek and Cyrillic. Check text in NFC, as it is printed.
+func Unprintable(s string) (rune, bool) {
+	fs, err := cardFonts()
+	if err != nil {
+		return 0, false // the compiled-in fonts always parse (TestEuropeanLettersHaveGlyphs)
+	}
+	var buf sfnt.Buffer
+	for _, r := range s {
+		for _, f := range fs {
+			if gi, err := f.GlyphIndex(&buf, r); err != nil || gi == 0 {
+				return r, true
+			}
+		}
+	}
+	return 0, false
 }
 
 func loadFonts() (*fonts, error) {

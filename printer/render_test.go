@@ -258,6 +258,8 @@ func TestValidate(t *testing.T) {
 		{"too long", func(f *Face) { f.GivenName = strings.Repeat("å", MaxNameRunes+1) }},
 		{"control", func(f *Face) { f.OrgName = "Bygg\x07 AS" }},
 		{"bad utf-8", func(f *Face) { f.GivenName = "\xff" }},
+		{"a letter the font lacks", func(f *Face) { f.FamilyName = "Nguyễn" }},
+		{"a script the font lacks", func(f *Face) { f.OrgName = "בניין בע״מ" }},
 		{"no photo", func(f *Face) { f.Photo = nil }},
 		{"no expiry", func(f *Face) { f.Expiry = time.Time{} }},
 	} {

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"cardline/printer"
 )
 
 // Name rules. A person's name is letters of any European script (Latin with every diacritic,
@@ -37,7 +39,20 @@ func checkPersonName(s string) (string, *Problem) {
 			return "", &Problem{Rule: "name-letters", Message: fmt.Sprintf("must hold only letters, spaces, hyphens, apostrophes and full stops, not %q", r)}
 		}
 	}
+	if p := checkPrintable(n); p != nil {
+		return "", p
+	}
 	return n, nil
+}
+
+// checkPrintable is the rule for text printed on the card: every letter must be one the card's
+// font can draw, or the card would show a name other than the holder's, with an empty box where
+// the letter was (printer.Unprintable). The Go fonts cover Latin, Greek and Cyrillic.
+func checkPrintable(n string) *Problem {
+	if r, ok := printer.Unprintable(n); ok {
+		return &Problem{Rule: "printable", Message: fmt.Sprintf("holds %q (U+%04X), which the card cannot print (its font covers Latin, Greek and Cyrillic letters); spell it as it may be printed, e.g. as in the holder's Norwegian ID", r, r)}
+	}
+	return nil
 }
 
 // checkText is the rule for any free text we print: valid UTF-8, trimmed, NFC, no control or

@@ -70,6 +70,9 @@ func (v *Validator) Validate(m *OrderApproved) (*Order, Problems) {
 	o.OrgNumber = m.Company.OrgNumber
 	var p *Problem
 	o.CompanyName, p = checkText(m.Company.Name, MaxCompanyNameRunes)
+	if p == nil {
+		p = checkPrintable(o.CompanyName) // printed on the card as the employer
+	}
 	addP("company.name", p)
 
 	o.OrdererName, p = checkText(m.Orderer.Name, MaxPersonNameRunes)

@@ -99,6 +99,10 @@ func TestValidateRules(t *testing.T) {
 		{"family name invalid utf8", func(m *OrderApproved) { m.Cards[0].Holder.FamilyName = "Ha\xffkon" }, "cards[0].holder.family_name", "utf8"},
 		{"name of combining marks only", func(m *OrderApproved) { m.Cards[0].Holder.FamilyName = "\u0301\u0308\u030a" }, "cards[0].holder.family_name", "name-letters"},
 		{"name with digits", func(m *OrderApproved) { m.Cards[0].Holder.GivenName = "Ola2" }, "cards[0].holder.given_name", "name-letters"},
+		// Letters the card's font cannot draw: a card with an empty box in the name is the wrong name.
+		{"name the card cannot print", func(m *OrderApproved) { m.Cards[0].Holder.FamilyName = "Nguyễn" }, "cards[0].holder.family_name", "printable"},
+		{"accent that NFC cannot fold", func(m *OrderApproved) { m.Cards[0].Holder.GivenName = "Ole̥" }, "cards[0].holder.given_name", "printable"},
+		{"employer the card cannot print", func(m *OrderApproved) { m.Company.Name = "Səbinə Bygg AS" }, "company.name", "printable"},
 		{"card type", func(m *OrderApproved) { m.CardType = "mining" }, "card_type", "one-of"},
 		{"gender", func(m *OrderApproved) { m.Cards[0].Holder.Gender = "male" }, "cards[0].holder.gender", "one-of"},
 		{"email", func(m *OrderApproved) { m.Orderer.Email = "kari at bygg" }, "orderer.email", "email"},
