@@ -31,6 +31,24 @@ type StatusError struct {
 	Message string // the printer's status-message
 }
 
+// An HTTPError is a printer's answer other than 200 OK, before any IPP.
+type HTTPError struct {
+	Code int
+	msg  string
+}
+
+func (e *HTTPError) Error() string { return e.msg }
+
+// passing says whether err is a printer's answer that asks to be asked again: server-error-*
+// (busy, temporary error, …) or an HTTP 5xx (a CUPS under load answers 503). While a job is
+// watched, one of these must not end the watch, which would cancel a card mid-print.
+func passing(err error) bool {
+	var se *StatusError
+	var he *HTTPError
+	return (errors.As(err, &se) && se.Status >= 0x0500 && se.Status <= 0x05FF) ||
+		(errors.As(err, &he) && he.Code >= 500 && he.Code <= 599)
+}
+
 func (e *StatusError) Error() string {
 	s := fmt.Sprintf("%s: %s", e.Op, e.Status)
 	if e.Message != "" {
@@ -143,7 +161,8 @@ func (c *Client) do(ctx context.Context, req *goipp.Message, doc []byte) (*goipp
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("%s to %s: HTTP %s: %s", op, c.uri, resp.Status, strings.TrimSpace(string(msg)))
+		return nil, &HTTPError{Code: resp.StatusCode,
+			msg: fmt.Sprintf("%s to %s: HTTP %s: %s", op, c.uri, resp.Status, strings.TrimSpace(string(msg)))}
 	}
 	var m goipp.Message
 	if err := m.Decode(io.LimitReader(resp.Body, 4<<20)); err != nil {
@@ -445,7 +464,7 @@ func (c *Client) watch(ctx context.Context, id int, res *JobResult, onFault func
 			}
 		case ctx.Err() != nil:
 			return res, fmt.Errorf("watch job %d on %s: %w", id, c.uri, ctx.Err())
-		case errors.Is(err, ErrOffline):
+		case errors.Is(err, ErrOffline) || passing(err):
 			if fails++; fails >= c.opts.OfflineAfter {
 				c.noteFaults([]Fault{{Kind: FaultOffline, Severity: SeverityError, Reason: "offline", Message: err.Error()}}, seen, res, onFault)
 				return res, fmt.Errorf("watch job %d on %s: %w", id, c.uri, err)

@@ -4,16 +4,25 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"cardline/internal/testsupport"
 	"cardline/printer"
+
+	"github.com/OpenPrinting/goipp"
 )
 
 func newClient(t *testing.T, v *printer.VirtualPrinter, timeout time.Duration) *printer.Client {
@@ -394,5 +403,50 @@ func TestAbandonedJobIsCanceled(t *testing.T) {
 	}
 	if jobs, err := c.JobsNamed(ctx2, "1000000016"); err != nil || len(jobs) != 0 {
 		t.Errorf("jobs named by another card: %+v, %v", jobs, err)
+	}
+}
+
+// A printer (or a CUPS in front of it) that answers one poll of a running job with HTTP 503:
+// the client asks again and the card is printed; it does not cancel the job.
+func TestOneBadAnswerDoesNotCancelTheJob(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+	target, err := url.Parse(strings.Replace(v.URI, "ipp://", "http://", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var polls, cancels atomic.Int32
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: target.Host})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if len(body) >= 4 {
+			switch binary.BigEndian.Uint16(body[2:4]) {
+			case uint16(goipp.OpGetJobAttributes):
+				if polls.Add(1) == 2 {
+					http.Error(w, "busy", http.StatusServiceUnavailable)
+					return
+				}
+			case uint16(goipp.OpCancelJob):
+				cancels.Add(1)
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	c, err := printer.NewClient("ipp://"+strings.TrimPrefix(front.URL, "http://")+target.Path,
+		printer.ClientOptions{RequestTimeout: 5 * time.Second, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := c.PrintCard(ctx, renderSample(t), nil)
+	if err != nil || res.State != "completed" {
+		t.Fatalf("job %+v: %v", res, err)
+	}
+	if polls.Load() < 2 || cancels.Load() != 0 {
+		t.Errorf("%d polls (the second answered 503), %d cancels; want the job watched on and never cancelled", polls.Load(), cancels.Load())
 	}
 }
