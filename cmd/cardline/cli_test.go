@@ -134,7 +134,14 @@ func TestServeSubmitOrders(t *testing.T) {
 	}
 }
 
+// Every command has help, and no help shows a secret taken from the environment: usage goes to
+// terminals and journals on every mistyped flag.
 func TestEveryCommandHasHelp(t *testing.T) {
+	secrets := map[string]string{"DATABASE_URL": "postgres://cardline:hunter2-secret@db.example/cardline",
+		"CARDLINE_HOLDER_KEY": strings.Repeat("feed", 16), "CARDLINE_QR_SIGNING_KEY": strings.Repeat("c0ffee11", 8)}
+	for k, v := range secrets {
+		t.Setenv(k, v)
+	}
 	var walk func(prefix []string, cmds []command)
 	walk = func(prefix []string, cmds []command) {
 		for _, c := range cmds {
@@ -146,6 +153,11 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			out, err := runCLI(t, context.Background(), append(args, "--help")...)
 			if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out, "usage: cardline "+strings.Join(args, " ")) {
 				t.Errorf("%v --help: %v\n%s", args, err, out)
+			}
+			for _, secret := range []string{"hunter2-secret", secrets["CARDLINE_HOLDER_KEY"], secrets["CARDLINE_QR_SIGNING_KEY"]} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%v --help shows a secret from the environment:\n%s", args, out)
+				}
 			}
 		}
 	}

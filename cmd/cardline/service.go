@@ -37,19 +37,40 @@ type config struct {
 }
 
 func (c *config) dbFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.databaseURL, "database-url", envOr("DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	c.databaseURL = envOr("DATABASE_URL", defaultDatabaseURL)
+	fs.Var(hiddenString{&c.databaseURL, redactURL}, "database-url", "PostgreSQL `URL` (env DATABASE_URL)")
 }
+
+// hiddenString is a string flag whose value usage text never shows as it is: its default can
+// come from the environment and hold a secret (a key, a database password), and usage goes to
+// terminals and journals on every mistyped flag. redact is what usage shows of it; nil shows
+// nothing.
+type hiddenString struct {
+	p      *string
+	redact func(string) string
+}
+
+func (h hiddenString) String() string {
+	if h.p == nil || h.redact == nil {
+		return ""
+	}
+	return h.redact(*h.p)
+}
+
+func (h hiddenString) Set(s string) error { *h.p = s; return nil }
 
 func (c *config) serviceFlags(fs *flag.FlagSet) {
 	c.dbFlags(fs)
-	fs.StringVar(&c.holderKey, "holder-key", envOr("CARDLINE_HOLDER_KEY", ""),
-		"secret (hex, at least 32 bytes) keying the hash that stands in for national ids (env CARDLINE_HOLDER_KEY); never change it once orders are stored")
+	c.holderKey = envOr("CARDLINE_HOLDER_KEY", "")
+	fs.Var(hiddenString{p: &c.holderKey}, "holder-key",
+		"secret (`hex`, at least 32 bytes) keying the hash that stands in for national ids (env CARDLINE_HOLDER_KEY); never change it once orders are stored")
 	fs.DurationVar(&c.pollInterval, "poll-interval", 20*time.Millisecond, "how often idle subscribers look for messages")
 	fs.IntVar(&c.batchSize, "batch-size", 50, "messages per subscriber transaction")
 	fs.StringVar(&c.statusBaseURL, "status-base-url", envOr(envStatusBaseURL, defaultStatusBaseURL),
 		"base URL of the card status service in the signed QR codes (env "+envStatusBaseURL+")")
-	fs.StringVar(&c.qrKey, "qr-signing-key", envOr(envQRSigningKey, ""),
-		"Ed25519 seed (64 hex digits) signing the status QR codes on cards and temporary cards (env "+envQRSigningKey+")")
+	c.qrKey = envOr(envQRSigningKey, "")
+	fs.Var(hiddenString{p: &c.qrKey}, "qr-signing-key",
+		"Ed25519 `seed` (64 hex digits) signing the status QR codes on cards and temporary cards (env "+envQRSigningKey+")")
 	c.mail.flags(fs)
 	c.stations.flags(fs)
 	fs.StringVar(&c.virtualDir, "virtual-dir", "", "keep the virtual parts in DIR/STATION (printer) and DIR/pcscd, and take injected faults "+
@@ -152,6 +173,15 @@ const defaultPoolConns = 20
 
 // redactURL hides a password in a database URL for error messages.
 func redactURL(u string) string {
+	if !strings.Contains(u, "://") { // keyword form: host=… password=…
+		fields := strings.Fields(u)
+		for i, f := range fields {
+			if k, _, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
+				fields[i] = k + "=***"
+			}
+		}
+		return strings.Join(fields, " ")
+	}
 	if at := strings.LastIndex(u, "@"); at > 0 {
 		if scheme := strings.Index(u, "://"); scheme >= 0 {
 			if colon := strings.Index(u[scheme+3:at], ":"); colon >= 0 {

@@ -504,8 +504,9 @@ func shipScan(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "cardline ship scan", "ENVELOPE CARDQR", "Packs one envelope: ENVELOPE is its label's barcode, CARDQR the QR code "+
 		"on the card going in. They must name the same card; a wrong card is refused, loudly, and nothing is recorded.")
 	c.flags(fs)
-	fs.StringVar(&c.cfg.qrKey, "qr-signing-key", envOr(envQRSigningKey, ""),
-		"the Ed25519 seed (64 hex digits) the cards' QR codes were signed with; its public half checks them (env "+envQRSigningKey+")")
+	c.cfg.qrKey = envOr(envQRSigningKey, "")
+	fs.Var(hiddenString{p: &c.cfg.qrKey}, "qr-signing-key",
+		"the Ed25519 `seed` (64 hex digits) the cards' QR codes were signed with; its public half checks them (env "+envQRSigningKey+")")
 	by := fs.String("by", "", "who packs (for the record) [logistics:$USER]")
 	if err := fs.Parse(args); err != nil {
 		return err
