@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -194,8 +195,14 @@ func redactURL(u string) string {
 
 func (s *service) close() { s.pool.Close() }
 
-// run runs the line's handlers until ctx ends.
+// run runs the line's handlers until ctx ends. It returns only once everything it started has
+// stopped: the caller closes the pool next, and a mail worker still sending would then find no
+// pool to record its mail sent in, and the mail would go again after its lease.
 func (s *service) run(ctx context.Context) error {
+	var background sync.WaitGroup
+	defer background.Wait()
+	ctx, cancel := context.WithCancel(ctx) // an early return stops what was started
+	defer cancel()
 	secret, err := s.cfg.holderSecret()
 	if err != nil {
 		return err
@@ -215,11 +222,11 @@ func (s *service) run(ctx context.Context) error {
 	v := &production.Validator{HolderSecret: secret, Calendar: cal, Now: time.Now, AddressRule: labelAddressRule}
 	intake := &production.Intake{Bus: s.bus, Log: s.log, Now: time.Now, Validator: v, Ahead: production.NewPrevalidator(s.pool, v)}
 	intake.Ahead.Log = s.log
-	go func() {
+	background.Go(func() {
 		if err := intake.Ahead.Run(ctx); err != nil {
 			s.log.Warn("validation ahead stopped; intake validates inline", "err", err)
 		}
-	}()
+	})
 	if err := intake.Register(ctx, router, sub); err != nil {
 		return err
 	}
@@ -239,11 +246,11 @@ func (s *service) run(ctx context.Context) error {
 	if err := s.mailer.Register(ctx, router, msub); err != nil {
 		return err
 	}
-	go func() {
+	background.Go(func() {
 		if err := s.mailer.Run(ctx); err != nil {
 			s.log.Error("temporary-card mailer stopped", "err", err)
 		}
-	}()
+	})
 	if err := s.cfg.stations.fromEnv(); err != nil {
 		return err
 	}
