@@ -389,6 +389,7 @@ func claimFromBatches(ctx context.Context, tx pgx.Tx, batches []int64, types []C
 		err = tx.QueryRow(ctx, `SELECT card_number, order_id, holder_key, given_name, family_name, birth_date,
 			gender, replaces_card, state, expiry, card_type
 			FROM cards WHERE batch_id = $1 AND state = 'queued'
+				AND EXISTS (SELECT 1 FROM print_batches WHERE batch_id = $1 AND state = 'started') -- not paused since the list
 			ORDER BY batch_position FOR UPDATE SKIP LOCKED LIMIT 1`, batch).
 			Scan(&c.Number, &c.OrderID, &c.Holder.Key, &c.Holder.GivenName, &c.Holder.FamilyName, &birth,
 				&c.Holder.Gender, &replaces, &c.State, &expiry, &ct)

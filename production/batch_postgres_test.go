@@ -398,3 +398,36 @@ func TestClaimNextCard(t *testing.T) {
 		tx.Rollback(ctx)
 	}
 }
+
+// A batch paused between the two halves of a claim (the list of started batches, then the card)
+// gives no card: a station takes cards from started batches only.
+func TestClaimSkipsBatchPausedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	seedOrder(t, s, "A-2026-0000201", Construction, time.Now().AddDate(0, 0, 3), 2)
+	batches, err := s.PlanPrintBatches(ctx, 10, "test")
+	if err != nil || len(batches) != 1 {
+		t.Fatalf("plan: %v, %v", batches, err)
+	}
+	if err := s.StartBatch(ctx, batches[0].ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	b := &pgx.Batch{}
+	listed := queueClaimBatches(b, []CardType{Construction})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil || len(*listed) != 1 {
+		t.Fatalf("started batches: %v, %v", *listed, err)
+	}
+	if err := s.PauseBatch(ctx, batches[0].ID, "test", "ribbon change"); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		c, _, err := claimFromBatches(ctx, tx, *listed, []CardType{Construction})
+		if err == nil && c != nil {
+			t.Errorf("card %s claimed from a paused batch", c.Number)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
