@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,11 @@ func (c *clockConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.cutOff, "cut-off", envOr(envCutOff, "14:00"), "what is ready before this local time goes with that day's pickup (env "+envCutOff+")")
 	fs.StringVar(&c.hours, "production-hours", envOr(envProductionHours, "always"),
 		"when the stations make cards, for the SLA sweep: HH:MM-HH:MM on business days (Oslo), or always (env "+envProductionHours+")")
-	fs.StringVar(&c.httpAddr, "http-addr", envOr(envHTTPAddr, "127.0.0.1:8080"), "listen here for /metrics and /healthz; empty for none (env "+envHTTPAddr+")")
+	httpAddr, set := os.LookupEnv(envHTTPAddr) // set and empty: no listener, as the flag's ""
+	if !set {
+		httpAddr = "127.0.0.1:8080"
+	}
+	fs.StringVar(&c.httpAddr, "http-addr", strings.TrimSpace(httpAddr), "listen here for /metrics and /healthz; empty for none (env "+envHTTPAddr+")")
 }
 
 // envDuration is the environment variable key as a duration, or def.

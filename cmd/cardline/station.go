@@ -197,15 +197,16 @@ func (o operatorAction) run(ctx context.Context, a *app, args []string) error {
 	if o.flags != nil {
 		o.flags(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterspersed(fs, args) // CARD --reason …, as station held prints it
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(rest) != 1 {
 		fs.Usage()
-		return fmt.Errorf("station %s: name one %s", o.name, o.arg)
+		return fmt.Errorf("station %s: name one %s, got %d arguments %q", o.name, o.arg, len(rest), rest)
 	}
 	return withStore(ctx, cfg.databaseURL, func(store *production.Store) error {
-		done, err := o.act(ctx, store, fs.Arg(0), *by)
+		done, err := o.act(ctx, store, rest[0], *by)
 		if err == nil {
 			fmt.Fprintln(a.stdout, done)
 		}
@@ -504,16 +505,17 @@ func stockMove(ctx context.Context, a *app, what string, args []string) error {
 	fs := newFlags(a, "cardline stock "+what, "STATION TYPE N", summary)
 	cfg.dbFlags(fs)
 	by := fs.String("by", envOr("USER", "operator"), "who books it")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 3 {
+	if len(rest) != 3 {
 		fs.Usage()
-		return fmt.Errorf("stock %s: want STATION TYPE N", what)
+		return fmt.Errorf("stock %s: want STATION TYPE N, got %q", what, rest)
 	}
-	n, err := strconv.Atoi(fs.Arg(2))
+	n, err := strconv.Atoi(rest[2])
 	if err != nil {
-		return fmt.Errorf("stock %s: %q is not a number", what, fs.Arg(2))
+		return fmt.Errorf("stock %s: %q is not a number", what, rest[2])
 	}
 	pool, err := openPool(ctx, cfg.databaseURL)
 	if err != nil {
@@ -521,7 +523,7 @@ func stockMove(ctx context.Context, a *app, what string, args []string) error {
 	}
 	defer pool.Close()
 	store := production.NewStore(pool)
-	station, typ := fs.Arg(0), production.CardType(fs.Arg(1))
+	station, typ := rest[0], production.CardType(rest[1])
 	if what == "load" {
 		if err := store.LoadBlanks(ctx, station, typ, n, *by); err != nil {
 			return err

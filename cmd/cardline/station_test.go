@@ -79,7 +79,7 @@ func TestStationAndStockCommands(t *testing.T) {
 	if out, err := runCLI(t, ctx, "station", "held", "--database-url", db); err != nil || !strings.Contains(out, "no card is held") {
 		t.Errorf("station held: %v\n%s", err, out)
 	}
-	if _, err := runCLI(t, ctx, "station", "release", "--database-url", db, "--reason", "looked", "1000000016"); err == nil ||
+	if _, err := runCLI(t, ctx, "station", "release", "1000000016", "--reason", "looked", "--database-url", db); err == nil ||
 		!strings.Contains(err.Error(), "no such card") {
 		t.Errorf("releasing an unknown card: %v", err)
 	}
@@ -88,7 +88,7 @@ func TestStationAndStockCommands(t *testing.T) {
 		t.Errorf("releasing a mistyped card number: %v", err)
 	}
 
-	if out, err := runCLI(t, ctx, "stock", "load", "--database-url", db, "a", "construction", "10"); err != nil {
+	if out, err := runCLI(t, ctx, "stock", "load", "a", "construction", "10", "--by", "kari", "--database-url", db); err != nil {
 		t.Fatalf("stock load: %v\n%s", err, out)
 	}
 	if out, err := runCLI(t, ctx, "stock", "count", "--database-url", db, "a", "construction", "10"); err != nil {

@@ -156,19 +156,20 @@ func temporaryResend(ctx context.Context, a *app, args []string) error {
 	by := fs.String("by", envOr("USER", "operator"), "who asks for the resend (recorded)")
 	reason := fs.String("reason", "", "why (recorded)")
 	wait := fs.Duration("wait", 0, "wait this long for the mail to be sent or failed (0: do not wait)")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterspersed(fs, args) // ORDER --reason …
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(rest) != 1 {
 		fs.Usage()
-		return errors.New("temporary resend takes one order id")
+		return fmt.Errorf("temporary resend takes one order id, got %q", rest)
 	}
 	m, closeDB, err := outboxMailer(ctx, cfg, a.log)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	j, err := m.Resend(ctx, strings.TrimSpace(fs.Arg(0)), *by, *reason)
+	j, err := m.Resend(ctx, strings.TrimSpace(rest[0]), *by, *reason)
 	if err != nil {
 		return err
 	}
