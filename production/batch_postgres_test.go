@@ -431,3 +431,40 @@ func TestClaimSkipsBatchPausedMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A count while a station has a blank out of the hopper (fed, at the coupler or in the printer,
+// booked only when the card leaves) checks the hopper against the book less that blank: no
+// blank is reported missing. A card claimed and not fed has its blank still in the hopper.
+func TestCountWithACardInHand(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	cards := seedOrder(t, s, "A-2026-0000301", Construction, time.Now().AddDate(0, 0, 3), 2)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO stations (name, printer_uri, reader, card_types) VALUES ('st1', 'ipp://x', 'r', '{construction}')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LoadBlanks(ctx, "st1", Construction, 10, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []string{"printed", "claimed"} {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO card_attempts (card_number, attempt, station, step) VALUES ($1, 1, 'st1', $2)`,
+			string(cards[i]), step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	line, err := s.CountBlanks(ctx, "st1", Construction, 9, "operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line.Remaining != 10 || line.BookAtCount != 9 || line.Difference() != 0 {
+		t.Errorf("count of 9 with one card in the printer: %+v (difference %d), want the book at 9 and no difference", line, line.Difference())
+	}
+	// The card leaves and its blank is booked: the last count still balances, as read back.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO blank_stock (station, card_type, kind, quantity, card_number, by) VALUES ('st1', 'construction', 'produced', 1, $1, 'st1')`,
+		string(cards[0])); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := s.Stock(ctx)
+	if err != nil || len(lines) != 1 || lines[0].Difference() != 0 || lines[0].Remaining != 9 {
+		t.Errorf("stock after the card left: %+v, %v", lines, err)
+	}
+}

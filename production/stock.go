@@ -20,8 +20,10 @@ type StockLine struct {
 	Spoiled   int
 	Remaining int // by the book
 	// The last count, if any: what the operator counted, when, and what the book said then.
-	Counted     *int
-	CountedAt   time.Time
+	Counted   *int
+	CountedAt time.Time
+	// BookAtCount is what the hopper held by the book when counted: Remaining then, less the
+	// blanks fed and not yet booked (see CountBlanks).
 	BookAtCount int
 }
 
@@ -49,20 +51,31 @@ func (s *Store) LoadBlanks(ctx context.Context, station string, t CardType, n in
 	return nil
 }
 
-// CountBlanks records an operator's count of the blanks left (at shift close) and returns the
-// line with the count checked against the book.
+// CountBlanks records an operator's count of the blanks left in the hopper (at shift close) and
+// returns the line with the count checked against the book. The book at the count is what the
+// hopper holds by the bookings, less the blanks the station has fed and not yet booked: a card
+// at the coupler or in the printer, or held by a parked station, is booked produced or spoiled
+// only when it leaves, and a count while one is there is not a blank missing. Both come from
+// one snapshot, and a station books a blank in the transaction that closes its attempt, so
+// every blank is counted once.
 func (s *Store) CountBlanks(ctx context.Context, station string, t CardType, n int, actor string) (*StockLine, error) {
 	if err := checkStock(station, t, n); err != nil {
 		return nil, err
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// One count at a time per station and type, so the book it is checked against is exact.
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('blank_stock:' || $1 || ':' || $2))", station, string(t)); err != nil {
+	var book int
+	var at time.Time
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT
+			(SELECT coalesce(sum(CASE WHEN kind = 'loaded' THEN quantity ELSE -quantity END), 0) FROM blank_stock
+				WHERE station = $1 AND card_type = $2 AND kind <> 'counted')
+			- (SELECT count(*) FROM card_attempts a JOIN cards c USING (card_number)
+				WHERE a.station = $1 AND c.card_type = $2 AND a.outcome IS NULL AND a.step <> $3)`,
+			station, string(t), stepClaimed).Scan(&book)
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO blank_stock (station, card_type, kind, quantity, by) VALUES ($1, $2, 'counted', $3, $4)`,
-			station, string(t), n, actor)
-		return err
+		return tx.QueryRow(ctx, `INSERT INTO blank_stock (station, card_type, kind, quantity, by, book) VALUES ($1, $2, 'counted', $3, $4, $5)
+			RETURNING at`, station, string(t), n, actor, book).Scan(&at)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count %s blanks at %s: %w", t, station, err)
@@ -72,8 +85,9 @@ func (s *Store) CountBlanks(ctx context.Context, station string, t CardType, n i
 		return nil, err
 	}
 	for i := range lines {
-		if lines[i].Station == station && lines[i].CardType == t {
-			return &lines[i], nil
+		if l := &lines[i]; l.Station == station && l.CardType == t {
+			l.Counted, l.CountedAt, l.BookAtCount = &n, at, book // this count, whatever came after it
+			return l, nil
 		}
 	}
 	return nil, fmt.Errorf("count %s blanks at %s: the count is not in the book", t, station)
@@ -102,7 +116,7 @@ func (s *Store) Stock(ctx context.Context) ([]StockLine, error) {
 				max(id) FILTER (WHERE kind = 'counted') AS last_count
 			FROM blank_stock GROUP BY station, card_type)
 		SELECT b.station, b.card_type, b.loaded, b.produced, b.spoiled, c.quantity, c.at,
-			coalesce((SELECT sum(CASE WHEN m.kind = 'loaded' THEN m.quantity ELSE -m.quantity END) FROM blank_stock m
+			coalesce(c.book, (SELECT sum(CASE WHEN m.kind = 'loaded' THEN m.quantity ELSE -m.quantity END) FROM blank_stock m
 				WHERE m.station = b.station AND m.card_type = b.card_type AND m.kind <> 'counted' AND m.id < b.last_count), 0)
 		FROM book b LEFT JOIN blank_stock c ON c.id = b.last_count
 		ORDER BY b.station, b.card_type`)
