@@ -10,6 +10,7 @@ build:
 	$(GO) build -o bin/cardline ./cmd/cardline
 
 demo: deps build tools
+	rm -rf demo-out # the demo empties only folders it made; this one is the Makefile's
 	./bin/cardline demo --out demo-out
 
 vet:

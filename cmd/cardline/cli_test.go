@@ -177,3 +177,31 @@ func TestLogsAreJSONLines(t *testing.T) {
 		t.Errorf("text format wrote JSON: %q", buf.String())
 	}
 }
+
+// The demo and the fault run empty their output folder only when it is new, empty or an earlier
+// run's: --out . must not wipe a repository.
+func TestFreshOutDirSparesForeignFolders(t *testing.T) {
+	foreign := t.TempDir()
+	precious := filepath.Join(foreign, "go.mod")
+	if err := os.WriteFile(precious, []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := freshOutDir(foreign); err == nil || !strings.Contains(err.Error(), "no earlier run made") {
+		t.Errorf("a folder of other files: %v", err)
+	}
+	if _, err := os.Stat(precious); err != nil {
+		t.Fatalf("a foreign file went: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	for range 2 { // new, then an earlier run's with its leftovers
+		if err := freshOutDir(out); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(out, "summary.txt"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 2 {
+		t.Errorf("an earlier run's folder holds %d entries after the second run's start and summary, want 2", len(entries))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -44,9 +45,34 @@ func demoCommand() command {
 	}}
 }
 
+// outMarker is the file a run leaves in its output folder, so that the next run may empty it.
+const outMarker = ".cardline-output"
+
+// freshOutDir makes dir an empty output folder. It empties only a folder that is new, empty, or
+// marked as an earlier run's: --out . or --out ~ must not wipe a repository or a home.
+func freshOutDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("output folder %s: %w", dir, err)
+	case len(entries) > 0:
+		if _, err := os.Stat(filepath.Join(dir, outMarker)); err != nil {
+			return fmt.Errorf("output folder %s holds files no earlier run made (no %s in it): name a new or empty folder", dir, outMarker)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("empty output folder %s: %w", dir, err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create output folder %s: %w", dir, err)
+	}
+	return os.WriteFile(filepath.Join(dir, outMarker), []byte("made by cardline; the next run empties this folder\n"), 0o644)
+}
+
 func runDemo(ctx context.Context, a *app, out string, nOrders int, seed uint64) error {
-	if err := os.RemoveAll(out); err != nil {
-		return fmt.Errorf("empty output folder: %w", err)
+	if err := freshOutDir(out); err != nil {
+		return err
 	}
 	ordersDir := filepath.Join(out, "orders")
 	if err := os.MkdirAll(ordersDir, 0o755); err != nil {

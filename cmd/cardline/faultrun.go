@@ -195,11 +195,8 @@ func runFaultRun(ctx context.Context, stdout io.Writer, o faultOptions) (*faultR
 	step := func(format string, args ...any) {
 		fmt.Fprintf(stdout, "%s ▸ %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
-	if err := os.RemoveAll(o.out); err != nil {
+	if err := freshOutDir(o.out); err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return nil, fmt.Errorf("create output folder: %w", err)
 	}
 	if o.databaseURL == "" {
 		cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
