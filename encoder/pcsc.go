@@ -295,8 +295,8 @@ func ReadCard(ctx context.Context, reader string, v Verifier) (ReadResult, error
 	if err != nil {
 		return ReadResult{}, fmt.Errorf("read card: establish PC/SC context: %w", classify(err))
 	}
-	defer c.Release()
 	st := &Station{reader: reader, ctx: c, log: slog.New(slog.DiscardHandler)}
+	defer st.Close() // the context in use then: a pcscd restart while waiting replaces it
 	card, err := st.connect(ctx)
 	if err != nil {
 		return ReadResult{}, fmt.Errorf("read card: %w", err)
