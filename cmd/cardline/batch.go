@@ -33,13 +33,29 @@ func batchCommand() command {
 	}}
 }
 
-// batchSizeFlag is the print batch size, shared by `batch plan` and serve's planning job.
-func batchSizeFlag(fs *flag.FlagSet) *int {
+// batchSizeFlag is the print batch size, shared by `batch plan` and serve's planning job. A bad
+// value in the environment is added to errs, naming the variable, for the command to return.
+func batchSizeFlag(fs *flag.FlagSet, errs *[]error) *int {
 	def := defaultBatchSize
-	if v, err := strconv.Atoi(envOr(envPrintBatchSize, "")); err == nil && v > 0 {
+	if raw := envOr(envPrintBatchSize, ""); raw != "" {
+		v, err := strconv.Atoi(raw)
+		if err != nil || v < 1 {
+			*errs = append(*errs, fmt.Errorf("%s=%q: want a whole number of cards, at least 1", envPrintBatchSize, raw))
+		}
 		def = v
 	}
 	return fs.Int("print-batch-size", def, "at most this many cards a print batch (env "+envPrintBatchSize+")")
+}
+
+// checkBatchSize refuses a print batch size below 1, from the flag or the environment.
+func checkBatchSize(n int, envErrs []error) error {
+	if err := errors.Join(envErrs...); err != nil {
+		return err
+	}
+	if n < 1 {
+		return fmt.Errorf("--print-batch-size %d: want at least 1 card a batch", n)
+	}
+	return nil
 }
 
 // batchActor names who runs a batch command in the audit log.
@@ -127,10 +143,14 @@ func batchPlan(ctx context.Context, a *app, args []string) error {
 		"a batch, orders at risk first, then the earliest deadline, an order's cards together (only an order larger than a batch "+
 		"is split). Cards already in a batch stay; the service also plans on its own schedule.")
 	cfg.dbFlags(fs)
-	size := batchSizeFlag(fs)
+	var envErrs []error
+	size := batchSizeFlag(fs, &envErrs)
 	by := fs.String("by", "", "who plans, for the audit log (default operator:$USER)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := checkBatchSize(*size, envErrs); err != nil {
+		return fmt.Errorf("batch plan: %w", err)
 	}
 	pool, err := openPool(ctx, cfg.databaseURL)
 	if err != nil {

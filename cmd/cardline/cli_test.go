@@ -205,3 +205,25 @@ func TestFreshOutDirSparesForeignFolders(t *testing.T) {
 		t.Errorf("an earlier run's folder holds %d entries after the second run's start and summary, want 2", len(entries))
 	}
 }
+
+// A bad value in the environment is an error naming the variable, not a silent default.
+func TestBadEnvironmentIsNamed(t *testing.T) {
+	t.Setenv("CARDLINE_PRINT_BATCH_SIZE", "fifty")
+	t.Setenv("CARDLINE_PLAN_EVERY", "5")
+	t.Setenv("CARDLINE_STATION_CAPACITY", "abc")
+	var c clockConfig
+	c.flags(flag.NewFlagSet("serve", flag.ContinueOnError))
+	err := checkBatchSize(*c.batchSize, c.envErrs)
+	for _, name := range []string{"CARDLINE_PRINT_BATCH_SIZE", "CARDLINE_PLAN_EVERY", "CARDLINE_STATION_CAPACITY"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("serve's configuration: %v, want %s named", err, name)
+		}
+	}
+	if _, err := runCLI(t, context.Background(), "batch", "plan"); err == nil || !strings.Contains(err.Error(), "CARDLINE_PRINT_BATCH_SIZE") {
+		t.Errorf("batch plan with a bad batch size in the environment: %v", err)
+	}
+	t.Setenv("CARDLINE_PRINT_BATCH_SIZE", "")
+	if _, err := runCLI(t, context.Background(), "batch", "plan", "--print-batch-size", "0"); err == nil || !strings.Contains(err.Error(), "at least 1") {
+		t.Errorf("batch plan --print-batch-size 0: %v", err)
+	}
+}

@@ -45,15 +45,21 @@ type clockConfig struct {
 	pickup, cutOff string
 	hours          string
 	httpAddr       string
+	// envErrs are the environment's bad values, each naming its variable (startClock returns them).
+	envErrs []error
 }
 
 func (c *clockConfig) flags(fs *flag.FlagSet) {
-	c.batchSize = batchSizeFlag(fs)
-	fs.DurationVar(&c.planEvery, "plan-every", envDuration(envPlanEvery, 5*time.Minute), "plan queued cards into print batches this often (env "+envPlanEvery+")")
-	fs.DurationVar(&c.slaEvery, "sla-every", envDuration(envSLAEvery, 5*time.Minute), "check orders against their deadlines this often (env "+envSLAEvery+")")
+	c.batchSize = batchSizeFlag(fs, &c.envErrs)
+	fs.DurationVar(&c.planEvery, "plan-every", c.envDuration(envPlanEvery, 5*time.Minute), "plan queued cards into print batches this often (env "+envPlanEvery+")")
+	fs.DurationVar(&c.slaEvery, "sla-every", c.envDuration(envSLAEvery, 5*time.Minute), "check orders against their deadlines this often (env "+envSLAEvery+")")
 	fs.DurationVar(&c.retentionEvery, "retention-every", time.Hour, "look for personal data past retention this often")
 	capacity := 60.0
-	if v, err := strconv.ParseFloat(envOr(envStationCapacity, ""), 64); err == nil && v > 0 {
+	if raw := envOr(envStationCapacity, ""); raw != "" {
+		v, err := strconv.ParseFloat(raw, 64)
+		if err != nil || !(v > 0) {
+			c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q: want cards an hour, a number above 0", envStationCapacity, raw))
+		}
 		capacity = v
 	}
 	fs.Float64Var(&c.capacity, "station-capacity", capacity, "cards an hour that all stations make together, for the SLA sweep (env "+envStationCapacity+")")
@@ -75,12 +81,18 @@ func (c *clockConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.httpAddr, "http-addr", strings.TrimSpace(httpAddr), "listen here for /metrics and /healthz; empty for none (env "+envHTTPAddr+")")
 }
 
-// envDuration is the environment variable key as a duration, or def.
-func envDuration(key string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(envOr(key, "")); err == nil && d > 0 {
-		return d
+// envDuration is the environment variable key as a duration, or def when it is unset; a bad
+// value is noted in c.envErrs, naming the variable.
+func (c *clockConfig) envDuration(key string, def time.Duration) time.Duration {
+	raw := envOr(key, "")
+	if raw == "" {
+		return def
 	}
-	return def
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q: want a positive duration such as 5m", key, raw))
+	}
+	return d
 }
 
 // days writes d as whole days ("30d") when it is, for the flags' defaults.
@@ -111,6 +123,9 @@ func parseRetention(s string) (time.Duration, error) {
 // startClock starts the clock's jobs (run on whichever instance holds the election lock) and the
 // HTTP listener. stop ends both.
 func (s *service) startClock(ctx context.Context, c clockConfig) (stop func(), err error) {
+	if err := checkBatchSize(*c.batchSize, c.envErrs); err != nil {
+		return nil, err
+	}
 	cal, err := production.NewBusinessDays()
 	if err != nil {
 		return nil, err
