@@ -19,6 +19,11 @@ import (
 	"github.com/OpenPrinting/goipp"
 )
 
+// ErrUnsupportedAttribute is wrapped by a Print-Job the printer took while ignoring one of the
+// document's own attributes (Document.Attributes): the job is cancelled, and every job sent
+// there would lose the same, so it is the printer's configuration to fix, not the card.
+var ErrUnsupportedAttribute = errors.New("printer ignores a job attribute")
+
 // ErrOffline is wrapped by errors from a printer that did not answer: connection refused or
 // dropped, or no response within the request timeout (a stopped printer accepts connections and
 // never answers, so every request has one).
@@ -536,6 +541,17 @@ func (c *Client) printJob(ctx context.Context, doc Document) (int, error) {
 		id := attrInt(resp.Job, "job-id", 0)
 		if id == 0 {
 			return 0, fmt.Errorf("Print-Job: response has no job-id")
+		}
+		// A printer that does not know an attribute of ours (the magnetic tracks) may take the
+		// job all the same, saying so only in the unsupported group: the card would come out
+		// without what the attribute asked for. Stop the job and say which attribute.
+		for _, a := range resp.Unsupported {
+			for _, want := range doc.Attributes {
+				if a.Name == want.Name {
+					cerr := c.Cancel(context.WithoutCancel(ctx), id)
+					return 0, errors.Join(fmt.Errorf("%w: job %d: the printer ignores %s", ErrUnsupportedAttribute, id, a.Name), cerr)
+				}
+			}
 		}
 		return id, nil
 	}

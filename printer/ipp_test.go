@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -448,5 +449,64 @@ func TestOneBadAnswerDoesNotCancelTheJob(t *testing.T) {
 	}
 	if polls.Load() < 2 || cancels.Load() != 0 {
 		t.Errorf("%d polls (the second answered 503), %d cancels; want the job watched on and never cancelled", polls.Load(), cancels.Load())
+	}
+}
+
+// A printer that takes the job but ignores the magnetic tracks (IPP's
+// successful-ok-ignored-or-substituted-attributes, the attribute in the unsupported group) would
+// make a card with a blank stripe: the job is cancelled and the error says why.
+func TestIgnoredTracksStopTheJob(t *testing.T) {
+	v := testsupport.VirtualPrinter(t, printer.VirtualPrinterOptions{})
+	target, err := url.Parse(strings.Replace(v.URI, "ipp://", "http://", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cancels atomic.Int32
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: target.Host})
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		var m goipp.Message
+		body, _ := io.ReadAll(resp.Body)
+		if m.DecodeBytes(body) == nil && resp.Request.Header.Get("X-Op") == "print-job" {
+			m.Code = goipp.Code(goipp.StatusOkIgnoredOrSubstituted)
+			m.Groups = append(m.Groups, goipp.Group{Tag: goipp.TagUnsupportedGroup,
+				Attrs: goipp.Attributes{goipp.MakeAttribute(printer.TracksAttribute, goipp.TagUnsupportedValue, goipp.Void{})}})
+			body, _ = m.EncodeBytes()
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+		return nil
+	}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if len(body) >= 4 {
+			switch binary.BigEndian.Uint16(body[2:4]) {
+			case uint16(goipp.OpPrintJob):
+				r.Header.Set("X-Op", "print-job")
+			case uint16(goipp.OpCancelJob):
+				cancels.Add(1)
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	c, err := printer.NewClient("ipp://"+strings.TrimPrefix(front.URL, "http://")+target.Path,
+		printer.ClientOptions{RequestTimeout: 5 * time.Second, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	job := renderSample(t)
+	job.Tracks = []string{"%B1000000017^NORDMANN/KARI^2811?", ";1000000017=2811?"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = c.PrintCard(ctx, job, nil)
+	if !errors.Is(err, printer.ErrUnsupportedAttribute) || !strings.Contains(err.Error(), printer.TracksAttribute) {
+		t.Fatalf("print with tracks the printer ignores: %v", err)
+	}
+	if cancels.Load() != 1 {
+		t.Errorf("%d Cancel-Job requests, want the ignored job cancelled once", cancels.Load())
 	}
 }
